@@ -1,0 +1,1 @@
+"""Real systems behind the core's ports (files, clocks, RabbitMQ, ZooKeeper, providers)."""

@@ -1,0 +1,11 @@
+"""The ``imgproc`` command: components and tools, one subcommand each."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="imgproc")
+def main() -> None:
+    """imgproc: image jobs on a self-scaling worker fleet."""

@@ -1,0 +1,77 @@
+"""Machine lifecycle: states, the legal moves between them, and a machine record.
+
+A machine is asked for (``preparing``), boots (``booting``), serves jobs
+(``running``), may be told to finish its current job and take no more
+(``draining``), is torn down (``destroying``) and ends ``destroyed``. Any live
+state may end in ``failed``; a failed machine is still torn down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from imgproc.core.errors import IllegalTransition
+
+
+class MachineState(str, Enum):
+    PREPARING = "preparing"
+    BOOTING = "booting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    DESTROYING = "destroying"
+    DESTROYED = "destroyed"
+    FAILED = "failed"
+
+
+S = MachineState
+
+TRANSITIONS: dict[MachineState, frozenset[MachineState]] = {
+    S.PREPARING: frozenset({S.BOOTING, S.DESTROYING, S.FAILED}),
+    S.BOOTING: frozenset({S.RUNNING, S.DESTROYING, S.FAILED}),
+    S.RUNNING: frozenset({S.DRAINING, S.DESTROYING, S.FAILED}),
+    S.DRAINING: frozenset({S.DESTROYING, S.FAILED}),
+    S.DESTROYING: frozenset({S.DESTROYED, S.FAILED}),
+    S.FAILED: frozenset({S.DESTROYING, S.DESTROYED}),
+    S.DESTROYED: frozenset(),
+}
+
+#: States counted as the fleet's size by the seed ("total").
+PROVISIONED = frozenset({S.PREPARING, S.BOOTING, S.RUNNING})
+#: States in which a machine is not ready yet.
+STARTING = frozenset({S.PREPARING, S.BOOTING})
+#: States that cost money: from the request until the machine is gone.
+BILLED = frozenset({S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.DESTROYING})
+
+
+def check_transition(machine_id: str, current: MachineState, requested: MachineState) -> None:
+    """Raise :class:`IllegalTransition` unless ``current -> requested`` is legal."""
+    allowed = TRANSITIONS[current]
+    if requested not in allowed:
+        raise IllegalTransition(
+            machine_id, current.value, requested.value, sorted(s.value for s in allowed)
+        )
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A worker machine as the registry records it."""
+
+    id: str
+    state: MachineState
+    requested_at: float
+    state_since: float
+    address: str | None = None
+    current_job: str | None = None
+    jobs_done: int = 0
+    reason: str | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def busy(self) -> bool:
+        return self.current_job is not None
+
+    def moved_to(self, state: MachineState, at: float, reason: str | None = None) -> "Machine":
+        """A copy in ``state``; raises :class:`IllegalTransition` if not allowed."""
+        check_transition(self.id, self.state, state)
+        return replace(self, state=state, state_since=at, reason=reason or self.reason)

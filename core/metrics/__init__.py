@@ -1,0 +1,1 @@
+"""Measuring a run: what happened to every job and machine, and the summary."""

@@ -1,0 +1,206 @@
+"""Reading workload traces: the seed's format and our own JSON lines.
+
+Parsing is pure (lines in, :class:`Trace` out) so it is tested without files.
+
+Our format, one JSON object a line::
+
+    {"id": "j1", "at": 0.2, "service_s": 0.19, "user": "normal"}
+    {"id": "j2", "at": 0.4, "user": "demo", "input": "in/a.jpg", "output": "out/a.jpg",
+     "ops": [{"op": "thumbnail", "size": 256}], "service_s": 0.08}
+
+``at`` is seconds from the start of the trace (non-decreasing); ``service_s``
+is the recorded service time, required for jobs without ``ops``.
+
+The seed's format (SEED.md) is read unchanged: ``size`` and ``jobInterupt``
+are microseconds, the latter the wait *before* submitting the job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from imgproc.core.errors import TraceError, TraceValidationFailed
+from imgproc.core.image_ops import ImageOp
+from imgproc.core.trace import JobExtras, Trace
+
+TraceFormat = Literal["auto", "jsonl", "seed"]
+WHOLE_LINE = "<line>"
+
+
+class TraceLine(BaseModel):
+    """One job in our JSON-lines format."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    at: float = Field(ge=0, allow_inf_nan=False)
+    service_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    user: str = Field(default="default", min_length=1, max_length=100)
+    ops: list[ImageOp] = Field(default_factory=list)
+    input: str | None = None
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _work_is_described(self) -> "TraceLine":
+        if not self.ops and self.service_s is None:
+            raise ValueError("a job without 'ops' needs 'service_s' (seconds, >= 0)")
+        if self.ops and (not self.input or not self.output):
+            raise ValueError("a job with 'ops' needs 'input' and 'output' paths")
+        return self
+
+
+class SeedLine(BaseModel):
+    """One job in the 2012 seed's format (times in microseconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: str = Field(min_length=1)
+    image_path: str
+    size: float = Field(ge=0, allow_inf_nan=False)
+    submitTime: float | None = None
+    jobInterupt: float = Field(ge=0, allow_inf_nan=False)
+
+
+@dataclass
+class ParsedTrace:
+    """A trace and, when invalid lines were allowed, the ones left out."""
+
+    trace: Trace
+    skipped: list[TraceError] = field(default_factory=list)
+
+
+def detect_format(first_line: str) -> Literal["jsonl", "seed"]:
+    return "seed" if '"jobInterupt"' in first_line else "jsonl"
+
+
+def parse_trace(
+    lines: Iterable[str],
+    source: str,
+    fmt: TraceFormat = "auto",
+    skip_invalid: bool = False,
+) -> ParsedTrace:
+    """Parse and validate every line; reject the whole trace on any bad line.
+
+    With ``skip_invalid`` the bad lines are left out and listed instead.
+    """
+    builder = _TraceBuilder(source)
+    errors: list[TraceError] = []
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        if fmt == "auto":
+            fmt = detect_format(text)
+        try:
+            builder.add(number, text, fmt)
+        except TraceError as err:
+            errors.append(err)
+    if errors and not skip_invalid:
+        raise TraceValidationFailed(source, errors)
+    return ParsedTrace(builder.build(), errors)
+
+
+class _TraceBuilder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.stem = PurePath(source).stem or "job"
+        self.ids: list[str] = []
+        self.arrivals: list[float] = []
+        self.services: list[float] = []
+        self.users: list[str] = []
+        self.extras: dict[int, JobExtras] = {}
+        self.seen_ids: set[str] = set()
+        self.seed_clock_us = 0.0
+
+    def add(self, number: int, text: str, fmt: str) -> None:
+        data = self._decode(number, text)
+        if fmt == "seed":
+            self._add_seed(number, data)
+        else:
+            self._add_ours(number, data)
+
+    def _decode(self, number: int, text: str) -> dict:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TraceError(
+                self.source, number, WHOLE_LINE, f"expected a JSON object, got invalid JSON ({exc.msg})"
+            ) from exc
+        if not isinstance(data, dict):
+            raise TraceError(
+                self.source, number, WHOLE_LINE, f"expected a JSON object, got {type(data).__name__}"
+            )
+        return data
+
+    def _validate(self, model: type[BaseModel], number: int, data: dict) -> BaseModel:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or WHOLE_LINE
+            got = "" if first["type"] == "missing" else f" (got {first.get('input')!r})"
+            raise TraceError(self.source, number, where, f"{first['msg']}{got}") from exc
+
+    def _add_seed(self, number: int, data: dict) -> None:
+        line = self._validate(SeedLine, number, data)
+        assert isinstance(line, SeedLine)
+        self.seed_clock_us += line.jobInterupt
+        job_id = f"{self.stem}-{number:06d}"
+        self._append(number, job_id, self.seed_clock_us / 1e6, line.size / 1e6, line.user_id)
+
+    def _add_ours(self, number: int, data: dict) -> None:
+        line = self._validate(TraceLine, number, data)
+        assert isinstance(line, TraceLine)
+        if line.id in self.seen_ids:
+            raise TraceError(self.source, number, "id", f"expected a unique id, '{line.id}' is repeated")
+        if self.arrivals and line.at < self.arrivals[-1]:
+            raise TraceError(
+                self.source, number, "at",
+                f"expected arrivals in order: {line.at} is before the previous {self.arrivals[-1]}",
+            )
+        service = math.nan if line.service_s is None else line.service_s
+        index = self._append(number, line.id, line.at, service, line.user)
+        if line.ops or line.input or line.output:
+            self.extras[index] = JobExtras(tuple(line.ops), line.input, line.output)
+
+    def _append(self, number: int, job_id: str, at: float, service: float, user: str) -> int:
+        self.seen_ids.add(job_id)
+        self.ids.append(job_id)
+        self.arrivals.append(at)
+        self.services.append(service)
+        self.users.append(user)
+        return len(self.ids) - 1
+
+    def build(self) -> Trace:
+        return Trace(
+            name=self.stem,
+            ids=self.ids,
+            arrival_s=np.asarray(self.arrivals, dtype=float),
+            service_s=np.asarray(self.services, dtype=float),
+            users=self.users,
+            extras=self.extras,
+        )
+
+
+def job_to_line(trace: Trace, index: int) -> dict:
+    """One job as a dict of our JSON-lines format (for writing traces)."""
+    job = trace.job(index)
+    line: dict = {"id": job.id, "at": round(job.arrival_s, 6)}
+    if job.service_s is not None:
+        line["service_s"] = round(job.service_s, 6)
+    line["user"] = job.user
+    if job.ops:
+        line["ops"] = [op.model_dump() for op in job.ops]
+    if job.input:
+        line["input"] = job.input
+    if job.output:
+        line["output"] = job.output
+    return line

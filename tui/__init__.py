@@ -1,0 +1,1 @@
+"""The operator console, imgproc-tui, and its headless replay mode."""
