@@ -12,13 +12,14 @@ from imgproc.core.policies.base import PolicyParams, PolicySpec
 
 class ConstantSizeParams(PolicyParams):
     size: int = Field(default=5, ge=1, description="workers to keep running")
+    max_starting: int = Field(default=3, ge=1, description="at most this many preparing/booting")
 
 
 class ConstantSize:
     """Start workers until ``size`` are running; never scale down.
 
-    As in the seed, machines still starting count towards the goal, so it asks
-    for exactly the missing ones (the scaler caps how many boot at once).
+    As in the seed, machines still starting count towards the goal, and at
+    most ``max_starting`` are preparing or booting at once.
     """
 
     name: ClassVar[str] = "constantsize"
@@ -27,8 +28,10 @@ class ConstantSize:
         self.params = params
 
     def decide(self, obs: Observation) -> Decision:
-        if obs.total < self.params.size:
-            return Decision(self.params.size, f"{obs.running} running < {self.params.size}")
+        size = self.params.size
+        if obs.total < size:
+            room = max(0, self.params.max_starting - obs.starting)
+            return Decision(min(size, obs.total + room), f"{obs.running} running < {size}")
         return Decision.hold(obs, f"{self.params.size} workers kept")
 
 

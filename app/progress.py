@@ -1,0 +1,51 @@
+"""Progress of a long run: a rich bar on a terminal, a short line every few seconds otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RunProgress:
+    """Context manager that shows completed jobs out of the total."""
+
+    def __init__(self, total: int, label: str, console: Console, line_every_s: float = 2.0,
+                 wall_clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self.label = label
+        self.console = console
+        self.line_every_s = line_every_s
+        self.wall_clock = wall_clock
+        self._bar: Progress | None = None
+        self._task = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> "RunProgress":
+        if self.console.is_terminal:
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("jobs · t={task.fields[virtual]:.0f}s"), TimeElapsedColumn(),
+                console=self.console, transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total, virtual=0.0)
+        self._last_line = self.wall_clock()
+        return self
+
+    def update(self, completed: int, virtual_now: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=completed, virtual=virtual_now)
+            return
+        now = self.wall_clock()
+        if now - self._last_line >= self.line_every_s:
+            self._last_line = now
+            print(f"{self.label}: {completed}/{self.total} jobs done, t={virtual_now:.0f}s",
+                  file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
