@@ -10,7 +10,7 @@ from rich.console import Console
 from imgproc.adapters.trace_files import read_trace
 from imgproc.bootstrap import RunResult, build_simulation, summarise_run
 from imgproc.core.errors import ImgprocError
-from imgproc.core.metrics.demand import demand_curve
+from imgproc.core.metrics.summary import demand_and_supply
 from imgproc.progress import RunProgress
 from imgproc.settings import Settings
 
@@ -41,9 +41,9 @@ def replay_trace(
     if report_dir is not None:
         from imgproc.adapters.report_files import write_report
 
-        demand = demand_curve(
-            trace.arrival_s, trace.service_s, result.record.series.column("t"),
-            settings.slo_s, settings.demand_window_s,
+        _, demand, _ = demand_and_supply(
+            result.record, trace.arrival_s, trace.service_s,
+            slo_s=settings.slo_s, window_s=settings.demand_window_s,
         )
         write_report(report_dir, result.record, result.summary, demand)
     return result
