@@ -7,9 +7,11 @@ RabbitMQ, ZooKeeper and a provider. A policy sees neither: it is handed an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-from imgproc.core.machines import Machine
+from imgproc.core.machines import Machine, MachineState
+from imgproc.core.messages import DeployerCommand, JobMessage, ResultMessage, ScalerConfig
 from imgproc.core.observation import QueueStats
 
 
@@ -38,4 +40,131 @@ class Fleet(Protocol):
 
     def release_machine(self, machine_id: str) -> None:
         """Give a machine back: drained first if it is busy, never killed mid-job."""
+        ...
+
+
+# ---- live system ports (RabbitMQ, ZooKeeper and providers behind them) ----------
+
+
+class Delivery(Protocol):
+    """One message taken from a queue, to be settled exactly once."""
+
+    body: bytes
+    redelivered: bool
+
+    def ack(self) -> None:
+        """Done with it: the broker forgets it."""
+        ...
+
+    def dead_letter(self, reason: str) -> None:
+        """Cannot be handled, ever: move it to the dead-letter queue with ``reason``."""
+        ...
+
+
+class JobPublisher(Protocol):
+    """Puts jobs on the jobs queue, persistent and confirmed by the broker."""
+
+    def publish(self, job: JobMessage) -> None:
+        """Return only once the broker has confirmed the job is stored."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class JobSource(Protocol):
+    """Hands out jobs one at a time (prefetch 1) to a worker."""
+
+    def next_delivery(self, timeout_s: float) -> Delivery | None:
+        """The next job, or None if none arrived within ``timeout_s``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ResultSink(Protocol):
+    """Publishes job results for whoever watches."""
+
+    def publish_result(self, result: ResultMessage) -> None:
+        """Return once the broker has confirmed the result."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ResultFeed(Protocol):
+    """Receives job results (the scaler, the console, a replay)."""
+
+    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
+        """Results that arrived since the last poll, waiting up to ``timeout_s`` for one."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ReadyCount(Protocol):
+    """Reads how many jobs wait in the jobs queue (not yet delivered)."""
+
+    def ready(self) -> int: ...
+
+
+class CommandBus(Protocol):
+    """The deployer's queue of commands."""
+
+    def send(self, command: DeployerCommand) -> None:
+        """Confirmed publish of one command."""
+        ...
+
+    def next_command(self, timeout_s: float) -> Delivery | None:
+        """The next command delivery (body: a DeployerCommand), or None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MachineRegistry(MachineView, Protocol):
+    """Where machines' states and details are recorded (ZooKeeper live)."""
+
+    def create(self, machine: Machine) -> None:
+        """Record a new machine; fails if the id exists."""
+        ...
+
+    def get(self, machine_id: str) -> Machine:
+        """The machine's record; raises UnknownMachine."""
+        ...
+
+    def transition(self, machine_id: str, state: MachineState, at: float,
+                   reason: str | None = None) -> Machine:
+        """Move to ``state`` in one atomic step; raises IllegalTransition."""
+        ...
+
+    def update(self, machine_id: str, **fields: object) -> Machine:
+        """Change details (address, current_job, jobs_done, details) atomically."""
+        ...
+
+    def delete(self, machine_id: str) -> None: ...
+
+    def all_machines(self) -> list[Machine]:
+        """Every record, destroyed and failed ones included."""
+        ...
+
+
+class Liveness(Protocol):
+    """Which workers are alive right now (ephemeral nodes live)."""
+
+    def announce(self, worker_id: str) -> None:
+        """Mark this process's worker alive until it exits or its session ends."""
+        ...
+
+    def alive(self) -> set[str]: ...
+
+
+class ConfigStore(Protocol):
+    """The scaler's live configuration."""
+
+    def read(self) -> ScalerConfig | None: ...
+
+    def write(self, config: ScalerConfig) -> None: ...
+
+    def watch(self, callback: Callable[[ScalerConfig | None], None]) -> None:
+        """Call ``callback`` now and on every change."""
         ...

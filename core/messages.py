@@ -1,0 +1,112 @@
+"""The versioned JSON messages that cross process boundaries.
+
+Every message carries ``v`` (the schema version) and is validated on both
+ends; nothing is ever unpickled. Times are seconds since the Unix epoch as
+read by the sender's injected clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from imgproc.core.errors import ImgprocError
+from imgproc.core.image_ops import ImageOp
+
+SCHEMA_VERSION = 1
+
+
+class BadMessage(ImgprocError):
+    """A message that cannot be decoded or validated; it goes to the dead-letter queue."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"invalid {kind} message: {reason}")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = SCHEMA_VERSION
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> Any:
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "<message>"
+            raise BadMessage(cls.__name__, f"{where}: {first['msg']}") from exc
+
+
+class JobMessage(_Message):
+    """A job on the jobs queue."""
+
+    job_id: str = Field(min_length=1, max_length=200)
+    submitted_at: float
+    service_s: float | None = Field(default=None, ge=0)
+    user: str = "default"
+    ops: list[ImageOp] = Field(default_factory=list)
+    input: str | None = None
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _work_is_described(self) -> "JobMessage":
+        if not self.ops and self.service_s is None:
+            raise ValueError("a job without ops needs service_s")
+        if self.ops and (not self.input or not self.output):
+            raise ValueError("a job with ops needs input and output")
+        return self
+
+
+class ResultMessage(_Message):
+    """What a worker reports after a job, on the results exchange."""
+
+    job_id: str
+    worker: str
+    submitted_at: float
+    started_at: float
+    finished_at: float
+    status: Literal["done", "failed"]
+    error: str | None = None
+    redelivered: bool = False
+
+    @property
+    def response_s(self) -> float:
+        return self.finished_at - self.submitted_at
+
+    @property
+    def service_s(self) -> float:
+        return self.finished_at - self.started_at
+
+
+class DeployerCommand(_Message):
+    """An order to the deployer: bring a machine up, or take it down (draining it)."""
+
+    command: Literal["provision", "destroy"]
+    machine_id: str = Field(min_length=1)
+    machine_type: str = "worker"
+    sent_at: float
+
+
+class StateReport(_Message):
+    """The deployer's report of a machine's new state (the seed's deployer_callback)."""
+
+    machine_id: str
+    state: str
+    at: float
+    address: str | None = None
+    reason: str | None = None
+
+
+class ScalerConfig(_Message):
+    """The live scaler configuration kept in the registry; a running scaler watches it."""
+
+    policy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    requested_at: float | None = None

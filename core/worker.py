@@ -1,0 +1,131 @@
+"""A worker's loop: take one job, do it, record the result, then acknowledge.
+
+The order is what makes a job never lost: the delivery is acknowledged only
+after the result has been confirmed by the broker. A worker that dies before
+that leaves the job unacknowledged, and the broker redelivers it. A message
+that cannot be decoded goes to the dead-letter queue instead of bouncing
+forever. A job that fails is reported as failed and the worker carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from imgproc.core.clock import Clock
+from imgproc.core.errors import ImgprocError
+from imgproc.core.messages import BadMessage, JobMessage, ResultMessage
+from imgproc.core.ports import Delivery, JobSource, ResultSink
+
+log = logging.getLogger(__name__)
+
+
+class JobExecutor(Protocol):
+    """Does the work a job describes (image operations, or waiting its service time)."""
+
+    def execute(self, job: JobMessage) -> None:
+        """Raise an ImgprocError when the job cannot be done."""
+        ...
+
+
+class SimulatedWork:
+    """The seed's ``simulate`` operation: wait the recorded service time."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self.sleep = sleep
+
+    def execute(self, job: JobMessage) -> None:
+        self.sleep(job.service_s or 0.0)
+
+
+class ProgressListener(Protocol):
+    """Told when a job starts and ends (the registry records it live)."""
+
+    def job_started(self, job_id: str) -> None: ...
+
+    def job_finished(self, job_id: str, ok: bool) -> None: ...
+
+
+@dataclass
+class WorkerCounters:
+    done: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+
+class Worker:
+    """Consumes jobs one at a time until told to stop."""
+
+    def __init__(
+        self,
+        worker_id: str,
+        source: JobSource,
+        results: ResultSink,
+        image_work: JobExecutor,
+        simulated_work: JobExecutor,
+        clock: Clock,
+        listener: ProgressListener | None = None,
+    ) -> None:
+        self.worker_id = worker_id
+        self.source = source
+        self.results = results
+        self.image_work = image_work
+        self.simulated_work = simulated_work
+        self.clock = clock
+        self.listener = listener
+        self.counters = WorkerCounters()
+
+    def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        """Serve jobs until ``stop`` is set; the current job always finishes first."""
+        while not stop.is_set():
+            self.step(poll_s)
+
+    def step(self, timeout_s: float) -> bool:
+        """Handle at most one delivery; False if none came within ``timeout_s``."""
+        delivery = self.source.next_delivery(timeout_s)
+        if delivery is None:
+            return False
+        try:
+            job = JobMessage.decode(delivery.body)
+        except BadMessage as exc:
+            log.warning("dead-lettering a message: %s", exc)
+            delivery.dead_letter(str(exc))
+            self.counters.dead_lettered += 1
+            return True
+        self._serve(job, delivery)
+        return True
+
+    def _serve(self, job: JobMessage, delivery: Delivery) -> None:
+        if self.listener:
+            self.listener.job_started(job.job_id)
+        started = self.clock.now()
+        error = self._execute(job)
+        finished = self.clock.now()
+        result = ResultMessage(
+            job_id=job.job_id, worker=self.worker_id, submitted_at=job.submitted_at,
+            started_at=started, finished_at=finished, status="failed" if error else "done",
+            error=error, redelivered=delivery.redelivered,
+        )
+        self.results.publish_result(result)
+        delivery.ack()
+        if error:
+            self.counters.failed += 1
+        else:
+            self.counters.done += 1
+        if self.listener:
+            self.listener.job_finished(job.job_id, ok=error is None)
+
+    def _execute(self, job: JobMessage) -> str | None:
+        executor = self.image_work if job.ops else self.simulated_work
+        try:
+            executor.execute(job)
+        except ImgprocError as exc:
+            log.info("job %s failed: %s", job.job_id, exc)
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bad job must not kill the worker
+            log.exception("job %s failed unexpectedly", job.job_id)
+            return f"{type(exc).__name__}: {exc}"
+        return None
