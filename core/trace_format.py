@@ -25,7 +25,8 @@ from pathlib import PurePath
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from imgproc.core.errors import TraceError, TraceValidationFailed
 from imgproc.core.image_ops import ImageOp
@@ -36,25 +37,40 @@ WHOLE_LINE = "<line>"
 
 
 class TraceLine(BaseModel):
-    """One job in our JSON-lines format."""
+    """One job in our JSON-lines format.
+
+    Fields are strict (a quoted number or a boolean is not a number), and the
+    cross-field rules are field validators so that errors name the field.
+    ``ops`` precedes the fields whose rules depend on it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, max_length=200)
-    at: float = Field(ge=0, allow_inf_nan=False)
-    service_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    user: str = Field(default="default", min_length=1, max_length=100)
+    id: str = Field(min_length=1, max_length=200, strict=True)
+    at: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    user: str = Field(default="default", min_length=1, max_length=100, strict=True)
     ops: list[ImageOp] = Field(default_factory=list)
-    input: str | None = None
-    output: str | None = None
+    service_s: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, strict=True, validate_default=True
+    )
+    input: str | None = Field(default=None, min_length=1, strict=True, validate_default=True)
+    output: str | None = Field(default=None, min_length=1, strict=True, validate_default=True)
 
-    @model_validator(mode="after")
-    def _work_is_described(self) -> "TraceLine":
-        if not self.ops and self.service_s is None:
-            raise ValueError("a job without 'ops' needs 'service_s' (seconds, >= 0)")
-        if self.ops and (not self.input or not self.output):
-            raise ValueError("a job with 'ops' needs 'input' and 'output' paths")
-        return self
+    @field_validator("service_s")
+    @classmethod
+    def _service_needed_without_ops(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and not info.data.get("ops"):
+            raise PydanticCustomError(
+                "service_needed", "expected seconds (a number >= 0): a job without 'ops' needs it"
+            )
+        return value
+
+    @field_validator("input", "output")
+    @classmethod
+    def _paths_needed_with_ops(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("ops"):
+            raise PydanticCustomError("path_needed", "expected a path: a job with 'ops' needs it")
+        return value
 
 
 class SeedLine(BaseModel):
@@ -62,11 +78,11 @@ class SeedLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    user_id: str = Field(min_length=1)
-    image_path: str
-    size: float = Field(ge=0, allow_inf_nan=False)
-    submitTime: float | None = None
-    jobInterupt: float = Field(ge=0, allow_inf_nan=False)
+    user_id: str = Field(min_length=1, strict=True)
+    image_path: str = Field(strict=True)
+    size: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    submitTime: float | None = Field(default=None, strict=True)
+    jobInterupt: float = Field(ge=0, allow_inf_nan=False, strict=True)
 
 
 @dataclass
@@ -146,8 +162,7 @@ class _TraceBuilder:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or WHOLE_LINE
-            got = "" if first["type"] == "missing" else f" (got {first.get('input')!r})"
-            raise TraceError(self.source, number, where, f"{first['msg']}{got}") from exc
+            raise TraceError(self.source, number, where, _describe(first, model)) from exc
 
     def _add_seed(self, number: int, data: dict) -> None:
         line = self._validate(SeedLine, number, data)
@@ -188,6 +203,17 @@ class _TraceBuilder:
             users=self.users,
             extras=self.extras,
         )
+
+
+def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """A pydantic error as the problem and what was expected instead."""
+    if error["type"] == "missing":
+        return "expected a value: the field is required"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field; expected only: {', '.join(model.model_fields)}"
+    if error["type"] in ("service_needed", "path_needed"):
+        return error["msg"]
+    return f"{error['msg']} (got {error.get('input')!r})"
 
 
 def job_to_line(trace: Trace, index: int) -> dict:

@@ -9,3 +9,14 @@ import click
 @click.version_option(package_name="imgproc")
 def main() -> None:
     """imgproc: image jobs on a self-scaling worker fleet."""
+
+
+def _register() -> None:
+    from imgproc.cli.compare import compare
+    from imgproc.cli.workload import workload
+
+    main.add_command(workload)
+    main.add_command(compare)
+
+
+_register()

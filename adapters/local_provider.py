@@ -1,0 +1,102 @@
+"""The local provider: a "machine" is a worker process on this host.
+
+Workers start in their own session so that they outlive a crashed deployer,
+as VMs would. Each has a pid file under the state directory, so a restarted
+deployer finds them again (reconciliation) instead of leaving orphans.
+Stopping sends SIGTERM (the worker finishes its job, acks, exits) and kills
+only after the drain timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from imgproc.core.errors import ImgprocError
+
+log = logging.getLogger(__name__)
+
+
+class ProviderError(ImgprocError):
+    """A machine could not be started or stopped."""
+
+
+class LocalProvider:
+    """Starts ``worker_command --machine-id ID`` processes and stops them gently."""
+
+    name = "local"
+
+    def __init__(self, state_dir: Path, worker_command: Sequence[str], env: dict[str, str] | None = None,
+                 drain_timeout_s: float = 60.0) -> None:
+        self.state_dir = state_dir
+        self.worker_command = list(worker_command)
+        self.env = env
+        self.drain_timeout_s = drain_timeout_s
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._children: dict[str, subprocess.Popen] = {}
+
+    def _pid_file(self, machine_id: str) -> Path:
+        return self.state_dir / f"{machine_id}.json"
+
+    def start(self, machine_id: str) -> str:
+        log_path = self.state_dir / f"{machine_id}.log"
+        try:
+            with open(log_path, "ab") as out:
+                proc = subprocess.Popen(
+                    [*self.worker_command, "--machine-id", machine_id],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env=self.env, start_new_session=True,
+                )
+        except OSError as exc:
+            raise ProviderError(f"cannot start worker {machine_id}: {exc}") from exc
+        self._children[machine_id] = proc
+        record = {"machine_id": machine_id, "pid": proc.pid, "log": str(log_path)}
+        tmp = self._pid_file(machine_id).with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self._pid_file(machine_id))
+        return f"local:pid{proc.pid}"
+
+    def _process(self, machine_id: str) -> psutil.Process | None:
+        """The live process of a machine, checked against pid reuse."""
+        child = self._children.get(machine_id)
+        if child is not None and child.poll() is not None:
+            return None
+        try:
+            record = json.loads(self._pid_file(machine_id).read_text())
+            proc = psutil.Process(record["pid"])
+            if proc.status() == psutil.STATUS_ZOMBIE or machine_id not in proc.cmdline():
+                return None
+            return proc
+        except (OSError, ValueError, KeyError, psutil.Error):
+            return None
+
+    def stop(self, machine_id: str) -> None:
+        proc = self._process(machine_id)
+        if proc is not None:
+            self._terminate(machine_id, proc)
+        child = self._children.pop(machine_id, None)
+        if child is not None:
+            child.wait(timeout=5)
+        self._pid_file(machine_id).unlink(missing_ok=True)
+
+    def _terminate(self, machine_id: str, proc: psutil.Process) -> None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=self.drain_timeout_s)
+        except psutil.TimeoutExpired:
+            log.warning("worker %s still busy after %.0f s: killing it", machine_id, self.drain_timeout_s)
+            proc.kill()
+            proc.wait(timeout=10)
+        except psutil.NoSuchProcess:
+            pass
+
+    def alive(self) -> set[str]:
+        ids = [p.stem for p in self.state_dir.glob("*.json")]
+        return {machine_id for machine_id in ids if self._process(machine_id) is not None}

@@ -1,0 +1,180 @@
+"""``imgproc workload``: generate, convert, validate and describe trace files.
+
+Thin: options are turned into a :class:`GeneratorSpec` or a file read, the
+work is done in :mod:`imgproc.core.workload_gen` and
+:mod:`imgproc.adapters.trace_files`, and every expected failure (bad option,
+missing file, invalid line) becomes a :class:`click.ClickException` whose
+message names the file, line, field and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+
+from imgproc.adapters.trace_files import read_trace, write_trace
+from imgproc.core.errors import ConfigurationError, TraceValidationFailed
+from imgproc.core.trace import Trace
+from imgproc.core.trace_format import ParsedTrace
+from imgproc.core.workload_gen import (
+    ServiceDist,
+    Shape,
+    TraceSummary,
+    generate,
+    make_spec,
+    summarise,
+)
+
+SHAPE_KNOBS = (
+    ("--burst-start", "burst_start_s", "burst: seconds before the burst [60]"),
+    ("--burst-length", "burst_length_s", "burst: length of the burst in seconds [60]"),
+    ("--burst-factor", "burst_factor", "burst: rate multiplier during the burst [5]"),
+    ("--period", "diurnal_period_s", "diurnal: seconds per cycle [the duration]"),
+    ("--amplitude", "diurnal_amplitude", "diurnal: relative swing, 0..1 [0.8]"),
+    ("--flash-at", "flash_at_s", "flash-crowd: second of the spike [a quarter of the duration]"),
+    ("--peak-factor", "flash_peak_factor", "flash-crowd: rate multiplier at the spike [10]"),
+    ("--decay", "flash_decay_s", "flash-crowd: decay time constant in seconds [60]"),
+    ("--end-factor", "ramp_end_factor", "ramp: rate multiplier at the end [5]"),
+    ("--on", "on_s", "on-off: seconds on [120]"),
+    ("--off", "off_s", "on-off: seconds off [120]"),
+    ("--sigma", "lognormal_sigma", "lognormal service: sigma [1]"),
+    ("--alpha", "pareto_alpha", "pareto service: tail index, > 1 [2.5]"),
+)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Expected failures as a one-message exit, without a traceback."""
+    try:
+        yield
+    except (ConfigurationError, TraceValidationFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _knob_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for flag, name, help_text in reversed(SHAPE_KNOBS):
+        command = click.option(flag, name, type=float, default=None, help=help_text)(command)
+    return command
+
+
+@click.group()
+def workload() -> None:
+    """Workload traces: make, convert, check and describe them."""
+
+
+@workload.command(name="generate")
+@click.option("--shape", type=click.Choice(get_args(Shape)), default="normal", show_default=True)
+@click.option("--duration", type=float, default=1200.0, show_default=True, help="seconds")
+@click.option("--rate", type=float, default=5.0, show_default=True, help="base jobs/s")
+@click.option("--service-mean", type=float, default=0.2, show_default=True, help="seconds")
+@click.option(
+    "--service-dist", type=click.Choice(get_args(ServiceDist)), default="normal", show_default=True
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--name", default=None, help="job id prefix and trace name [the shape]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_knob_options
+def generate_cmd(**options: Any) -> None:
+    """Generate a synthetic trace and write it in our JSON-lines format."""
+    out = options.pop("out")
+    knobs = {name: options.pop(name) for _, name, _ in SHAPE_KNOBS}
+    with _reported():
+        spec = make_spec(
+            shape=options["shape"],
+            duration_s=options["duration"],
+            rate=options["rate"],
+            service_mean_s=options["service_mean"],
+            service_dist=options["service_dist"],
+            seed=options["seed"],
+            name=options["name"],
+            **{name: value for name, value in knobs.items() if value is not None},
+        )
+        trace = generate(spec)
+        write_trace(trace, out)
+    click.echo(f"{out}: {_one_line(summarise(trace))}")
+
+
+@workload.command()
+@click.argument("seed_log", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--name", default=None, help="job id prefix and trace name [the output's stem]")
+def convert(seed_log: Path, out: Path, name: str | None) -> None:
+    """Convert a 2012 seed workload log (microseconds) to our format (seconds)."""
+    with _reported():
+        parsed = read_trace(seed_log, fmt="seed")
+        trace = _renamed(parsed.trace, name or out.stem)
+        write_trace(trace, out)
+    click.echo(f"{out}: {_one_line(summarise(trace))}")
+
+
+def _renamed(trace: Trace, name: str) -> Trace:
+    """The same jobs with ids ``<name>-000001``... and the trace called ``name``."""
+    ids = [f"{name}-{i:06d}" for i in range(1, len(trace) + 1)]
+    return Trace(name, ids, trace.arrival_s, trace.service_s, trace.users, dict(trace.extras))
+
+
+@workload.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="report bad lines but accept the rest")
+def validate(file: Path, skip_invalid: bool) -> None:
+    """Check every line of a trace; exit 1 if any is invalid."""
+    try:
+        parsed = read_trace(file, skip_invalid=skip_invalid)
+    except TraceValidationFailed as failure:
+        for error in failure.errors:
+            click.echo(str(error))
+        raise click.ClickException(f"{file}: {len(failure.errors)} invalid line(s)") from failure
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for error in parsed.skipped:
+        click.echo(f"skipped {error}")
+    click.echo(f"OK {file}: {_counts(parsed)}")
+
+
+def _counts(parsed: ParsedTrace) -> str:
+    text = f"{len(parsed.trace)} jobs, {parsed.trace.duration_s:.3f} s"
+    return text + (f", {len(parsed.skipped)} invalid line(s) skipped" if parsed.skipped else "")
+
+
+@workload.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--window", type=float, default=10.0, show_default=True, help="peak-rate window, s")
+def info(file: Path, window: float) -> None:
+    """Describe a trace: jobs, duration, rates, service times, total work."""
+    if window <= 0:
+        raise click.BadParameter("expected a positive number of seconds", param_hint="--window")
+    with _reported():
+        summary = summarise(read_trace(file).trace, window_s=window)
+    for label, value in _info_rows(summary):
+        click.echo(f"{label:<16}{value}")
+
+
+def _info_rows(s: TraceSummary) -> list[tuple[str, str]]:
+    rows = [
+        ("jobs", f"{s.jobs}"),
+        ("duration", f"{s.duration_s:.3f} s"),
+        ("mean rate", f"{s.mean_rate:.3f} jobs/s"),
+        ("peak rate", f"{s.peak_rate:.3f} jobs/s (busiest {s.window_s:g} s window)"),
+        ("service mean", _seconds(s.service_mean_s)),
+        ("service p50", _seconds(s.service_p50_s)),
+        ("service p95", _seconds(s.service_p95_s)),
+        ("total work", f"{s.work_s:.3f} s"),
+    ]
+    if s.unknown_service:
+        rows.append(("unknown service", f"{s.unknown_service} job(s) with ops and no service_s"))
+    return rows
+
+
+def _seconds(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.6f} s"
+
+
+def _one_line(s: TraceSummary) -> str:
+    return (
+        f"{s.jobs} jobs over {s.duration_s:.3f} s, mean rate {s.mean_rate:.3f} jobs/s, "
+        f"total work {s.work_s:.3f} s"
+    )
