@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.metrics.summary import summarize
-from imgproc.core.policies import build_policy
+from imgproc.core.policies import build_policy, get_spec
 from imgproc.core.sim.simulator import Simulation
 from imgproc.core.trace import Trace
 from imgproc.settings import Settings
@@ -33,9 +33,20 @@ def build_simulation(
 ) -> Simulation:
     """A simulation of ``trace`` under the configured (or named) policy."""
     name = policy_name or settings.policy
-    params = settings.policy_params if name == settings.policy else {}
-    policy = build_policy(name, params)
+    policy = build_policy(name, policy_params(settings, name, settings.sim.boot_delay_s))
     return Simulation(trace, policy, settings.scaler, settings.sim, on_sample=on_sample)
+
+
+def policy_params(settings: Settings, name: str, boot_delay_s: float) -> dict:
+    """The policy's parameters: those configured, plus the run's objective and boot delay
+    for a policy that takes them (so that ``--slo`` and ``--boot-delay`` reach it)."""
+    params = dict(settings.policy_params) if name == settings.policy else {}
+    fields = get_spec(name).params.model_fields
+    if "slo_s" in fields:
+        params.setdefault("slo_s", settings.slo_s)
+    if "boot_delay_s" in fields:
+        params.setdefault("boot_delay_s", boot_delay_s)
+    return params
 
 
 def summarise_run(settings: Settings, trace: Trace, record: RunRecord) -> RunResult:

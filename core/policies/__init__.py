@@ -10,10 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from imgproc.core.errors import UnknownPolicy
-from imgproc.core.policies import constantsize
+from imgproc.core.policies import (
+    constantsize,
+    moving_average,
+    queuerate,
+    queuesize,
+    slo,
+    target_tracking,
+    time_ratio,
+)
 from imgproc.core.policies.base import Policy, PolicySpec
 
-_SPECS: tuple[PolicySpec, ...] = (constantsize.SPEC,)
+_SPECS: tuple[PolicySpec, ...] = (
+    constantsize.SPEC,
+    queuesize.SPEC,
+    moving_average.SPEC,
+    queuerate.SPEC,
+    time_ratio.SPEC,
+    target_tracking.SPEC,
+    slo.SPEC,
+)
 
 
 def policy_specs() -> tuple[PolicySpec, ...]:
