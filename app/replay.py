@@ -29,7 +29,7 @@ def replay_trace(
     try:
         parsed = read_trace(path, skip_invalid=skip_invalid)
         for skipped in parsed.skipped:
-            console.print(f"skipped {skipped}", markup=False, highlight=False)
+            console.print(f"skipped {skipped}", markup=False, highlight=False, soft_wrap=True)
         trace = parsed.trace
         with RunProgress(len(trace), f"{trace.name} · {settings.policy}", console) as progress:
             sim = build_simulation(

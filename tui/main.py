@@ -48,3 +48,5 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, conf
         if report_dir is not None:
             err.print(f"report written to {report_dir}")
     sys.exit(1 if outcome.summary["jobs_lost"] or outcome.summary["jobs_failed"] else 0)
+if __name__ == "__main__":
+    main()

@@ -45,7 +45,8 @@ def compare(traces, policies, as_json, config, **run) -> None:
     if as_json:
         click.echo(json.dumps(result.rows))
         return
-    Console().print(_table(result.rows, settings.slo_s, settings.sim.boot_delay_s))
+    console = Console() if Console().is_terminal else Console(width=200)
+    console.print(_table(result.rows, settings.slo_s, settings.sim.boot_delay_s))
 
 
 def _table(rows: list[dict], slo_s: float, boot_delay_s: float) -> Table:

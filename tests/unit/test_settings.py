@@ -1,0 +1,54 @@
+"""Settings come from flags over environment over a TOML file over defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from imgproc.core.errors import ConfigurationError
+from imgproc.settings import load_settings
+
+
+def test_defaults_need_no_file_and_no_environment(monkeypatch):
+    monkeypatch.delenv("IMGPROC_CONFIG", raising=False)
+    settings = load_settings()
+    assert settings.policy == "slo" and settings.slo_s == 2.0
+    assert settings.sim.boot_delay_s == 30.0 and settings.scaler.interval_s == 10.0
+
+
+def test_flags_beat_environment_which_beats_the_file(tmp_path, monkeypatch):
+    config = tmp_path / "imgproc.toml"
+    config.write_text('policy = "queuesize"\nslo_s = 3.0\n[sim]\nboot_delay_s = 12\nrelease_delay_s = 1\n')
+    monkeypatch.setenv("IMGPROC_SLO_S", "2.5")
+    monkeypatch.setenv("IMGPROC_SIM__RELEASE_DELAY_S", "4")
+    settings = load_settings(config, sim={"boot_delay_s": 7, "seed": None}, policy=None)
+    assert settings.policy == "queuesize"
+    assert settings.slo_s == 2.5
+    assert settings.sim.release_delay_s == 4.0
+    assert settings.sim.boot_delay_s == 7.0
+
+
+def test_the_config_file_can_come_from_the_environment(tmp_path, monkeypatch):
+    config = tmp_path / "c.toml"
+    config.write_text('policy = "time"\n')
+    monkeypatch.setenv("IMGPROC_CONFIG", str(config))
+    assert load_settings().policy == "time"
+
+
+def test_a_missing_config_file_is_named_in_the_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="nope.toml: not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_an_invalid_value_names_the_field_and_the_file(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[scaler]\ninterval_s = -1\n")
+    with pytest.raises(ConfigurationError) as err:
+        load_settings(config)
+    assert "scaler.interval_s" in str(err.value) and "bad.toml" in str(err.value)
+
+
+def test_an_unknown_setting_is_rejected(tmp_path):
+    config = tmp_path / "typo.toml"
+    config.write_text("polcy = 'slo'\n")
+    with pytest.raises(ConfigurationError, match="polcy"):
+        load_settings(config)
