@@ -13,12 +13,14 @@ def main() -> None:
 
 def _register() -> None:
     from imgproc.cli.compare import compare
+    from imgproc.cli.photos import photos
     from imgproc.cli.policies import policies
     from imgproc.cli.workload import workload
 
     main.add_command(workload)
     main.add_command(policies)
     main.add_command(compare)
+    main.add_command(photos)
 
 
 _register()

@@ -28,8 +28,9 @@ COLUMNS = (
 @click.option("--policies", default="all", show_default=True,
               help="Comma-separated policy names, or 'all'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as one JSON array.")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (for docs).")
 @run_options
-def compare(traces, policies, as_json, config, **run) -> None:
+def compare(traces, policies, as_json, markdown, config, **run) -> None:
     """Run every policy on every trace in the simulator and compare them."""
     from imgproc.compare import compare as run_comparison
 
@@ -44,6 +45,9 @@ def compare(traces, policies, as_json, config, **run) -> None:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result.rows))
+        return
+    if markdown:
+        click.echo(_markdown(result.rows))
         return
     console = Console() if Console().is_terminal else Console(width=200)
     console.print(_table(result.rows, settings.slo_s, settings.sim.boot_delay_s))
@@ -70,3 +74,12 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+def _markdown(rows: list[dict]) -> str:
+    lines = ["| trace | " + " | ".join(h for h, _ in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = [_cell(row.get(key)) for _, key in COLUMNS]
+        lines.append(f"| {row['trace']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
