@@ -139,11 +139,19 @@ class Deployer:
                 failed.append(machine.id)
         return failed
 
-    def reconcile(self) -> tuple[list[str], list[str]]:
-        """After a restart: stop what nobody recorded, fail records whose machine is gone."""
-        known = {m.id for m in self.registry.machines() if m.state in LIVE}
-        orphans = sorted(self.provider.alive() - known)
+    def reconcile(self) -> tuple[list[str], list[str], list[str]]:
+        """After a restart: stop what nobody recorded, finish what was being torn
+        down, and fail records whose machine is gone.
+
+        Returns (orphans stopped, teardowns finished, machines failed).
+        """
+        records = {m.id: m for m in self.registry.machines()}
+        alive = self.provider.alive()
+        orphans = sorted(i for i in alive if i not in records)
         for machine_id in orphans:
             log.warning("stopping %s: running but not recorded", machine_id)
             self.provider.stop(machine_id)
-        return orphans, self.check()
+        going = sorted(i for i, m in records.items() if m.state in (S.DRAINING, S.DESTROYING))
+        for machine_id in going:
+            self._finish(machine_id)
+        return orphans, going, self.check()

@@ -1,0 +1,70 @@
+"""Counting job results live: completions by job id, duplicates recognised.
+
+A job may be delivered twice (a worker died after publishing its result but
+before acknowledging, or a connection dropped): the first result counts, later
+ones are counted as duplicates and never billed twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from imgproc.core.messages import ResultMessage
+from imgproc.core.observation import QueueStats
+from imgproc.core.ports import MachineView, ReadyCount, ResultFeed
+
+
+@dataclass
+class ResultTally:
+    """Every distinct job's first result, and cumulative counters."""
+
+    results: dict[str, ResultMessage] = field(default_factory=dict)
+    duplicates: int = 0
+    failed: int = 0
+    service_s_total: float = 0.0
+    response_s_total: float = 0.0
+
+    def add(self, result: ResultMessage) -> bool:
+        """Count ``result``; False if its job already had one (a duplicate)."""
+        if result.job_id in self.results:
+            self.duplicates += 1
+            return False
+        self.results[result.job_id] = result
+        if result.status == "failed":
+            self.failed += 1
+        self.service_s_total += result.service_s
+        self.response_s_total += result.response_s
+        return True
+
+    @property
+    def completed(self) -> int:
+        return len(self.results)
+
+
+class LiveQueueProbe:
+    """The ``QueueProbe`` port live: ready jobs from the broker, jobs in flight from the
+    registry (busy workers), completions from the results feed.
+
+    The broker cannot say over AMQP how many jobs are unacknowledged, so the
+    count of busy workers stands in; jobs published so far follow by
+    conservation: completed + ready + in flight.
+    """
+
+    def __init__(self, ready: ReadyCount, machines: MachineView, feed: ResultFeed,
+                 tally: ResultTally | None = None) -> None:
+        self.ready = ready
+        self.machines = machines
+        self.feed = feed
+        self.tally = tally or ResultTally()
+
+    def stats(self) -> QueueStats:
+        for result in self.feed.poll_results(0.0):
+            self.tally.add(result)
+        ready = self.ready.ready()
+        in_flight = sum(1 for m in self.machines.machines() if m.busy)
+        completed = self.tally.completed
+        return QueueStats(
+            ready=ready, in_flight=in_flight, published=completed + ready + in_flight,
+            completed=completed, service_s_total=self.tally.service_s_total,
+            response_s_total=self.tally.response_s_total,
+        )
