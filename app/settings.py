@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,9 +21,33 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
+
+
+class ProviderSettings(BaseModel):
+    """How the deployer makes machines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["local"] = Field(default="local", description="local worker processes")
+    boot_delay_s: float = Field(default=0.0, ge=0, description="a local worker waits this long, as a VM boots")
+    drain_timeout_s: float = Field(default=60.0, gt=0, description="kill a draining worker after this")
+    boot_timeout_s: float = Field(default=300.0, gt=0, description="fail a machine not running by then")
+    state_dir: Path = Field(default=Path(".imgproc/machines"), description="pid files and worker logs")
+
+
+class WorkerSettings(BaseModel):
+    """Where a worker reads and writes images."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_root: Path = Field(default=Path("."), description="job input paths are relative to this")
+    output_root: Path = Field(default=Path("output"), description="job output paths are relative to this")
+    max_pixels: int = Field(default=50_000_000, gt=0, description="larger images fail the job")
 
 
 class Settings(BaseSettings):
@@ -41,6 +65,10 @@ class Settings(BaseSettings):
     price_per_hour: float = Field(default=0.10, ge=0, description="price of one machine-hour")
     scaler: ScalerLimits = Field(default_factory=ScalerLimits)
     sim: SimSettings = Field(default_factory=SimSettings)
+    rabbit: RabbitSettings = Field(default_factory=RabbitSettings)
+    zk: ZkSettings = Field(default_factory=ZkSettings)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

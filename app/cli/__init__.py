@@ -13,6 +13,7 @@ def main() -> None:
 
 def _register() -> None:
     from imgproc.cli.compare import compare
+    from imgproc.cli.live import deployer, scaler, submit, worker, zk
     from imgproc.cli.photos import photos
     from imgproc.cli.policies import policies
     from imgproc.cli.workload import workload
@@ -21,6 +22,8 @@ def _register() -> None:
     main.add_command(policies)
     main.add_command(compare)
     main.add_command(photos)
+    for command in (worker, deployer, scaler, submit, zk):
+        main.add_command(command)
 
 
 _register()

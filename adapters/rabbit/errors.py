@@ -1,0 +1,77 @@
+"""The broker's errors in imgproc's terms, and the translation of pika's into them.
+
+Two kinds: :class:`BrokerUnavailable` is worth retrying (the connection was
+lost, refused or blocked); :class:`BrokerRejected` is not (bad credentials, a
+queue declared with other arguments, an unroutable message). Messages name the
+operation and the broker's address with its password hidden.
+"""
+
+from __future__ import annotations
+
+import pika.exceptions as pex
+
+from imgproc.core.errors import ImgprocError
+
+FATAL_CLOSE_CODES = frozenset({402, 403, 404, 406, 530})
+FATAL_CONNECTION_ERRORS = (pex.AuthenticationError, pex.ProbableAuthenticationError,
+                           pex.ProbableAccessDeniedError, pex.IncompatibleProtocolError)
+RETRYABLE_CHANNEL_ERRORS = (pex.NackError, pex.ChannelWrongStateError, pex.ChannelClosedByClient)
+
+
+class BrokerError(ImgprocError):
+    """Something went wrong talking to RabbitMQ while ``doing`` something."""
+
+    def __init__(self, doing: str, where: str, problem: str) -> None:
+        self.doing = doing
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{doing} on {where}: {problem}")
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker cannot be reached right now; trying again later may work."""
+
+
+class BrokerRejected(BrokerError):
+    """The broker refused the operation, or the client was closed; trying again will not help."""
+
+
+class AlreadySettled(ImgprocError):
+    """A delivery was acked or dead-lettered a second time (a bug in the caller)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} was already settled; a delivery is settled exactly once")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` (a pika or socket error) means: reconnect and try again."""
+    if isinstance(exc, FATAL_CONNECTION_ERRORS):
+        return False
+    if isinstance(exc, (pex.ConnectionClosedByBroker, pex.ChannelClosedByBroker)):
+        return exc.reply_code not in FATAL_CLOSE_CODES
+    if isinstance(exc, RETRYABLE_CHANNEL_ERRORS):
+        return True
+    return isinstance(exc, (pex.AMQPConnectionError, OSError))
+
+
+def translate(exc: BaseException, doing: str, where: str, secret: str | None = None) -> BrokerError:
+    """The imgproc error for ``exc`` (raise it ``from exc``), with ``secret`` scrubbed."""
+    problem = describe(exc)
+    if secret:
+        problem = problem.replace(secret, "***")
+    if is_retryable(exc):
+        return BrokerUnavailable(doing, where, problem)
+    return BrokerRejected(doing, where, problem)
+
+
+def describe(exc: BaseException) -> str:
+    """A short text for ``exc`` fit for a log line (pika's own texts hold no password)."""
+    if isinstance(exc, (pex.ConnectionClosed, pex.ChannelClosed)):
+        return f"closed ({exc.reply_code}: {exc.reply_text})"
+    if isinstance(exc, pex.UnroutableError):
+        return "the message could not be routed to any queue"
+    if isinstance(exc, pex.NackError):
+        return "the broker did not store the message (nack)"
+    text = str(exc) or repr(exc)
+    return f"{type(exc).__name__}: {text}"

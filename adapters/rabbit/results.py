@@ -1,0 +1,92 @@
+"""Job results on RabbitMQ: published once to a fanout exchange, received by every feed.
+
+A :class:`RabbitResultFeed` binds its own queue to the exchange. By default the
+queue is exclusive and auto-deleted: a watcher (the console, the scaler) sees
+results from the moment it is made, and misses those sent while it was away
+(also across a reconnect). With ``durable=True`` and a ``queue_name`` the queue
+outlives the feed, so a replay that must count every result misses none; it
+calls :meth:`RabbitResultFeed.delete` when done. A result that does not decode
+is logged and dropped: results are reports, the jobs queue holds the work.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pika.adapters.blocking_connection import BlockingChannel
+
+from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
+from imgproc.adapters.rabbit.consumer import QueueConsumer
+from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.core.messages import BadMessage, ResultMessage
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+class RabbitResultSink:
+    """Publishes results, persistent and confirmed (a :class:`~imgproc.core.ports.ResultSink`)."""
+
+    def __init__(self, settings: RabbitSettings) -> None:
+        self._exchange = settings.results_exchange
+        self._link = RabbitLink(settings, "result-sink", [enable_confirms])
+        self._link.run("declaring the topology", lambda _ch: None)
+
+    def publish_result(self, result: ResultMessage) -> None:
+        self._link.publish(f"publishing the result of job {result.job_id}", self._exchange, "",
+                           result.encode(), message_id=result.job_id, mandatory=False)
+
+    def close(self) -> None:
+        self._link.close()
+
+
+class RabbitResultFeed:
+    """Results published since its queue was bound (a :class:`~imgproc.core.ports.ResultFeed`)."""
+
+    def __init__(self, settings: RabbitSettings, queue_name: str | None = None,
+                 durable: bool = False) -> None:
+        if durable and not queue_name:
+            raise ValueError("a durable result feed needs a queue_name to come back to")
+        self._exchange = settings.results_exchange
+        self._durable = durable
+        self._requested = queue_name or ""
+        self._queue = self._requested
+        self._link = RabbitLink(settings, "result-feed", [self._bind])
+        self._consumer = QueueConsumer(self._link, lambda: self._queue, settings.feed_prefetch)
+        self._link.run("binding a result feed", lambda _ch: None)
+
+    @property
+    def queue_name(self) -> str:
+        return self._queue
+
+    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
+        results: list[ResultMessage] = []
+        delivery = self._consumer.next(timeout_s)
+        while delivery is not None:
+            try:
+                results.append(ResultMessage.decode(delivery.body))
+            except BadMessage as exc:
+                log.warning("dropping a result from %s: %s", self._queue, exc)
+            delivery.ack()
+            if len(results) >= MAX_BATCH:
+                break
+            delivery = self._consumer.next(0)
+        return results
+
+    def delete(self) -> None:
+        """Remove this feed's queue from the broker, then close."""
+        self._link.run(f"deleting result queue {self._queue}",
+                       lambda ch: ch.queue_delete(self._queue))
+        self.close()
+
+    def close(self) -> None:
+        self._link.close()
+
+    def _bind(self, channel: BlockingChannel) -> None:
+        if self._durable:
+            channel.queue_declare(self._queue, durable=True)
+        else:
+            declared = channel.queue_declare(self._requested, exclusive=True, auto_delete=True)
+            self._queue = declared.method.queue
+        channel.queue_bind(self._queue, self._exchange)

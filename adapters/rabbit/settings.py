@@ -1,0 +1,68 @@
+"""Where the broker is and what its queues are called, and how to print its address safely.
+
+:class:`RabbitSettings` is a plain frozen model: it reads no environment. The
+application's settings build it; tests build it directly.
+
+Isolation: the vhost is the path of ``url`` (``%2F`` is the default vhost
+``/``), and :meth:`RabbitSettings.isolated` gives a copy whose every queue and
+exchange name carries a prefix, so two runs can share one broker and vhost
+without seeing each other's messages.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_FIELDS = ("jobs_queue", "dead_letter_queue", "results_exchange",
+               "deployer_queue", "callback_queue")
+
+
+class RabbitSettings(BaseModel):
+    """Connection and topology of the RabbitMQ broker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    jobs_queue: str = "upload-picture"
+    dead_letter_queue: str = "upload-picture.dead"
+    results_exchange: str = "imgproc.results"
+    deployer_queue: str = "deployer"
+    callback_queue: str = "deployer_callback"
+    heartbeat_s: int = Field(default=30, ge=0, description="AMQP heartbeat; 0 disables it")
+    socket_timeout_s: float = Field(default=5.0, gt=0)
+    blocked_timeout_s: float = Field(default=60.0, gt=0, description="give up on a blocked broker")
+    connect_attempts: int = Field(default=8, ge=1, description="tries per operation, the first too")
+    backoff_s: float = Field(default=0.2, ge=0, description="first wait between tries, doubling")
+    max_backoff_s: float = Field(default=5.0, ge=0)
+    feed_prefetch: int = Field(default=200, ge=1, description="results in flight to one feed")
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password hidden: the only form of it that may be logged."""
+        return redacted(self.url)
+
+    def isolated(self, prefix: str) -> RabbitSettings:
+        """A copy whose every queue and exchange name starts with ``prefix``."""
+        return self.model_copy(update={f: prefix + getattr(self, f) for f in NAME_FIELDS})
+
+    def with_vhost(self, vhost: str) -> RabbitSettings:
+        """A copy that connects to ``vhost`` on the same broker."""
+        parts = urlsplit(self.url)
+        path = "/" + vhost.replace("/", "%2F")
+        return self.model_copy(update={"url": urlunsplit(parts._replace(path=path))})
+
+
+def redacted(url: str) -> str:
+    """``url`` with the password replaced by ``***`` (``amqp://guest:***@host:5672/%2F``)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable broker url>"
+    if password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}{port}"
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,153 @@
+"""The live system's commands: worker, deployer, scaler, submit, zk dump/clear."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import click
+
+from imgproc.cli.options import parse_params, settings_from_flags
+from imgproc.core.errors import ImgprocError
+
+config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+                             help="TOML settings file (also IMGPROC_CONFIG).")
+log_option = click.option("--log-level", default="INFO", show_default=True,
+                          type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+
+
+def _run(component, settings, **kwargs) -> None:
+    from imgproc.live.signals import stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        code = component(settings, stop=stop, **kwargs)
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
+
+
+@click.command()
+@click.option("--machine-id", required=True, help="The machine this worker is (its registry record).")
+@config_option
+@log_option
+def worker(machine_id, config, log_level) -> None:
+    """Serve jobs from the queue until SIGTERM (finishing the current job)."""
+    from imgproc.live.worker import run_worker
+
+    _setup_logging(log_level)
+    _run(run_worker, settings_from_flags(config), machine_id=machine_id)
+
+
+@click.command()
+@click.option("--provider", type=click.Choice(["local"]), help="How machines are made [local].")
+@click.option("--boot-delay", "boot_delay_s", type=float, help="Local workers wait this long first [0].")
+@config_option
+@log_option
+def deployer(provider, boot_delay_s, config, log_level) -> None:
+    """Start and stop machines on command, keeping the registry true."""
+    from imgproc.live.deployer import run_deployer
+
+    _setup_logging(log_level)
+    settings = settings_from_flags(config, provider={"kind": provider, "boot_delay_s": boot_delay_s})
+    logging.getLogger(__name__).info("deployer: broker %s, zookeeper %s", settings.rabbit.safe_url,
+                                     settings.zk.hosts)
+    _run(run_deployer, settings)
+
+
+@click.command()
+@click.option("--policy", help="Policy to start with, if the registry has none (see `imgproc policies`).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A policy parameter.")
+@click.option("--interval", "interval_s", type=float, help="Seconds between decisions [10].")
+@click.option("--identifier", help="Name in the election (default: random).")
+@config_option
+@log_option
+def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
+    """Decide the fleet's size every interval; only the elected scaler acts."""
+    from imgproc.live.scaler import run_scaler
+
+    _setup_logging(log_level)
+    settings = settings_from_flags(config, policy=policy, policy_params=parse_params(params) or None,
+                                   scaler={"interval_s": interval_s})
+    _run(run_scaler, settings, identifier=identifier)
+
+
+@click.command()
+@click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Divide arrival gaps and simulated service times by this.")
+@click.option("--prefix", default="", help="Prefix for job ids (to tell runs apart).")
+@config_option
+@log_option
+def submit(trace_path, speed, prefix, config, log_level) -> None:
+    """Replay a trace's timing onto the jobs queue, stamping each job's submit time."""
+    from imgproc.adapters.rabbit import RabbitJobPublisher
+    from imgproc.adapters.system_clock import SystemClock
+    from imgproc.adapters.trace_files import read_trace
+    from imgproc.core.submit import submit_trace
+
+    _setup_logging(log_level)
+    settings = settings_from_flags(config)
+    try:
+        trace = read_trace(trace_path).trace
+        publisher = RabbitJobPublisher(settings.rabbit, role="submit")
+        count = submit_trace(trace, publisher, SystemClock(), speed, prefix)
+        publisher.close()
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"submitted {count} jobs of {trace.name} to {settings.rabbit.safe_url}")
+
+
+@click.group()
+def zk() -> None:
+    """Look at or clear imgproc's ZooKeeper tree."""
+
+
+@zk.command()
+@config_option
+def dump(config) -> None:
+    """Print every node under the root with its data."""
+    from imgproc.adapters.zk.client import connected
+    from imgproc.adapters.zk.tree import walk
+
+    settings = settings_from_flags(config)
+    try:
+        with connected(settings.zk) as client:
+            for node in walk(client, settings.zk.root):
+                flag = " (ephemeral)" if node.stat.ephemeralOwner else ""
+                click.echo(f"{node.path}{flag}")
+                if node.data:
+                    click.echo(f"    {node.data.decode('utf-8', 'backslashreplace')}")
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@zk.command()
+@click.option("--yes", is_flag=True, help="Really delete (without it: show what would go).")
+@config_option
+def clear(yes, config) -> None:
+    """Delete the whole tree under the root (a dry run unless --yes)."""
+    from imgproc.adapters.zk.client import connected
+    from imgproc.adapters.zk.tree import clear as clear_tree
+    from imgproc.adapters.zk.tree import walk
+
+    settings = settings_from_flags(config)
+    try:
+        with connected(settings.zk) as client:
+            nodes = [node.path for node in walk(client, settings.zk.root)]
+            if not yes:
+                click.echo(f"would delete {len(nodes)} nodes under {settings.zk.root} "
+                           f"on {settings.zk.hosts}; run with --yes to delete")
+                return
+            removed = clear_tree(client, settings.zk.root)
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"deleted {removed} nodes under {settings.zk.root}")

@@ -1,0 +1,116 @@
+"""``imgproc deployer``: carries out provision and destroy commands through a provider.
+
+It reconciles on start (stops unrecorded workers, finishes interrupted
+teardowns, fails records whose machine is gone), checks every second that
+live machines still exist, and publishes each state change on the callback
+queue. pika is not thread-safe, so only the main thread touches the broker:
+teardowns run in threads and hand their reports back through a queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from imgproc.adapters.local_provider import LocalProvider
+from imgproc.adapters.rabbit import RabbitCommandBus
+from imgproc.adapters.system_clock import SystemClock
+from imgproc.adapters.zk.client import connect
+from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.core.deployer import Deployer
+from imgproc.core.machines import Machine
+from imgproc.core.messages import BadMessage, DeployerCommand, StateReport
+from imgproc.settings import Settings
+
+log = logging.getLogger(__name__)
+CHECK_EVERY_S = 1.0
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Our environment plus every setting as ``IMGPROC_*`` variables (sections as JSON),
+    so a child process (worker, deployer, scaler) runs with exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGPROC_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        env[f"IMGPROC_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def make_provider(settings: Settings) -> LocalProvider:
+    command = [sys.executable, "-m", "imgproc.cli", "worker"]
+    return LocalProvider(settings.provider.state_dir, command, settings_environment(settings),
+                         settings.provider.drain_timeout_s)
+
+
+class _Reports:
+    """State changes made on any thread, published from the main one."""
+
+    def __init__(self, bus: RabbitCommandBus) -> None:
+        self.bus = bus
+        self.pending: queue.SimpleQueue[Machine] = queue.SimpleQueue()
+
+    def __call__(self, machine: Machine) -> None:
+        self.pending.put(machine)
+
+    def flush(self) -> None:
+        while not self.pending.empty():
+            m = self.pending.get()
+            self.bus.send_report(StateReport(machine_id=m.id, state=m.state.value,
+                                             at=m.state_since, address=m.address, reason=m.reason))
+
+
+def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExecutor) -> None:
+    delivery = bus.next_command(0.2)
+    if delivery is None:
+        return
+    try:
+        command = DeployerCommand.decode(delivery.body)
+    except BadMessage as exc:
+        delivery.dead_letter(str(exc))
+        return
+    log.info("%s %s", command.command, command.machine_id)
+    if command.command == "provision":
+        deployer.handle(command)
+    else:
+        pool.submit(deployer.handle, command)
+    delivery.ack()
+
+
+def run_deployer(settings: Settings, stop: threading.Event) -> int:
+    clock = SystemClock(stop)
+    client = connect(settings.zk)
+    bus = RabbitCommandBus(settings.rabbit, role="deployer")
+    reports = _Reports(bus)
+    deployer = Deployer(ZkMachineRegistry(client, settings.zk.root), make_provider(settings), clock,
+                        settings.provider.boot_timeout_s, report=reports)
+    orphans, resumed, failed = deployer.reconcile()
+    log.info("deployer up (%s, %s); reconciled: stopped %s, finished %s, failed %s",
+             settings.rabbit.safe_url, settings.zk.hosts, orphans, resumed, failed)
+    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="teardown")
+    next_check = 0.0
+    try:
+        while not stop.is_set():
+            _take_command(bus, deployer, pool)
+            if time.monotonic() >= next_check:
+                deployer.check()
+                next_check = time.monotonic() + CHECK_EVERY_S
+            reports.flush()
+    finally:
+        pool.shutdown(wait=True)
+        reports.flush()
+        bus.close()
+        client.stop()
+        client.close()
+    return 0
+
+
+def describe(settings: Settings) -> str:
+    return json.dumps({"broker": settings.rabbit.safe_url, "zookeeper": settings.zk.hosts,
+                       "provider": settings.provider.kind})

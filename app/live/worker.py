@@ -1,0 +1,95 @@
+"""``imgproc worker``: one worker process, i.e. one machine's worker.
+
+It announces itself in ZooKeeper (an ephemeral node, gone when it dies),
+moves its machine record to ``running``, records the job it holds, and serves
+jobs until SIGTERM, after which it finishes the current job and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from imgproc.adapters.images import ImageProcessor
+from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
+from imgproc.adapters.system_clock import ScaledSleep, SystemClock
+from imgproc.adapters.zk.client import connect
+from imgproc.adapters.zk.liveness import ZkLiveness
+from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.core.errors import UnknownMachine
+from imgproc.core.machines import Machine, MachineState
+from imgproc.core.messages import JobMessage
+from imgproc.core.worker import SimulatedWork, Worker
+from imgproc.settings import Settings
+
+log = logging.getLogger(__name__)
+S = MachineState
+
+
+class ImageWork:
+    """Runs a job's image operations with the configured roots and limits."""
+
+    def __init__(self, processor: ImageProcessor) -> None:
+        self.processor = processor
+
+    def execute(self, job: JobMessage) -> None:
+        self.processor.process(job.ops, job.input or "", job.output or "")
+
+
+class RegistryProgress:
+    """Records the job a worker holds and how many it has done, in its machine record."""
+
+    def __init__(self, registry: ZkMachineRegistry, machine_id: str) -> None:
+        self.registry = registry
+        self.machine_id = machine_id
+        self.done = registry.get(machine_id).jobs_done
+
+    def job_started(self, job_id: str) -> None:
+        self.registry.update(self.machine_id, current_job=job_id)
+
+    def job_finished(self, job_id: str, ok: bool) -> None:
+        self.done += 1
+        self.registry.update(self.machine_id, current_job=None, jobs_done=self.done)
+
+
+def come_up(registry: ZkMachineRegistry, machine_id: str, now: float) -> None:
+    """Move this machine's record to running (creating it for a worker started by hand)."""
+    try:
+        machine = registry.get(machine_id)
+    except UnknownMachine:
+        registry.create(Machine(machine_id, S.PREPARING, now, now, details={"type": "worker"}))
+        machine = registry.transition(machine_id, S.BOOTING, now)
+    if machine.state is S.PREPARING:
+        machine = registry.transition(machine_id, S.BOOTING, now)
+    registry.transition(machine_id, S.RUNNING, now)
+    details = dict(machine.details, ready_at=now, pid=os.getpid())
+    registry.update(machine_id, address=socket.gethostname(), details=details)
+
+
+def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
+    clock = SystemClock(stop)
+    boot_delay = settings.provider.boot_delay_s
+    if boot_delay and stop.wait(boot_delay):
+        return 0
+    client = connect(settings.zk)
+    try:
+        registry = ZkMachineRegistry(client, settings.zk.root)
+        ZkLiveness(client, settings.zk.root).announce(machine_id)
+        come_up(registry, machine_id, clock.now())
+        source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
+        sink = RabbitResultSink(settings.rabbit)
+        processor = ImageProcessor(settings.worker.input_root, settings.worker.output_root,
+                                   settings.worker.max_pixels)
+        worker = Worker(machine_id, source, sink, ImageWork(processor), SimulatedWork(ScaledSleep()),
+                        clock, RegistryProgress(registry, machine_id))
+        log.info("worker %s serving %s", machine_id, settings.rabbit.safe_url)
+        worker.run(stop)
+        source.close()
+        sink.close()
+        log.info("worker %s stopped: %s", machine_id, worker.counters)
+    finally:
+        client.stop()
+        client.close()
+    return 0

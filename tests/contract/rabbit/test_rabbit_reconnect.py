@@ -1,0 +1,87 @@
+"""RabbitMQ only: clients whose connection the broker closes reconnect and lose nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from imgproc.core.messages import JobMessage
+
+MAX_JOBS = 5000
+
+
+def drain_job_ids(source, quiet_s: float = 0.5) -> list[str]:
+    """Every job id delivered until none comes for ``quiet_s``, acking each."""
+    ids: list[str] = []
+    while (delivery := source.next_delivery(quiet_s)) is not None:
+        ids.append(JobMessage.decode(delivery.body).job_id)
+        delivery.ack()
+    return ids
+
+
+def test_a_publisher_whose_connection_the_server_closes_loses_no_job(rabbit_kit, rabbit_server):
+    publisher = rabbit_kit.publisher()
+    confirmed: list[str] = []
+    stop = threading.Event()
+
+    def publish_until_stopped() -> None:
+        for n in range(MAX_JOBS):
+            if stop.is_set():
+                return
+            publisher.publish(rabbit_kit.job(n))
+            confirmed.append(f"job-{n}")
+
+    thread = threading.Thread(target=publish_until_stopped)
+    thread.start()
+    try:
+        rabbit_kit.wait_until(lambda: len(confirmed) >= 20, "the first confirmed jobs")
+        rabbit_server.close_connection(publisher.connection_name)
+        rabbit_kit.wait_until(lambda: publisher.connections == 2, "the publisher to reconnect")
+        after = len(confirmed)
+        rabbit_kit.wait_until(lambda: len(confirmed) >= after + 20, "jobs confirmed after it")
+    finally:
+        stop.set()
+        thread.join(30)
+    consumed = drain_job_ids(rabbit_kit.source())
+    assert set(confirmed) <= set(consumed)
+
+
+def test_a_consumer_whose_connection_the_server_closes_gets_every_job(rabbit_kit, rabbit_server):
+    publisher = rabbit_kit.publisher()
+    for n in range(30):
+        publisher.publish(rabbit_kit.job(n))
+    source = rabbit_kit.source()
+    first_ten = drain_first(source, 10)
+    interrupted = source.next_delivery(5)
+    rabbit_server.close_connection(source.connection_name)
+    interrupted.ack()
+    again = source.next_delivery(5)
+    assert again.body == interrupted.body
+    assert again.redelivered is True
+    again.ack()
+    rest = drain_job_ids(source)
+    assert source.connections == 2
+    assert sorted([*first_ten, "job-10", *rest]) == sorted(f"job-{n}" for n in range(30))
+
+
+def test_a_dead_letter_after_the_server_closed_the_connection_waits_for_redelivery(
+        rabbit_kit, rabbit_server):
+    rabbit_kit.publisher().publish(rabbit_kit.job(1))
+    source = rabbit_kit.source()
+    stale = source.next_delivery(5)
+    rabbit_server.close_connection(source.connection_name)
+    stale.dead_letter("corrupt image")
+    again = source.next_delivery(5)
+    assert again.redelivered is True
+    again.dead_letter("corrupt image")
+    dead_letters = rabbit_kit.source(rabbit_kit.settings.dead_letter_queue)
+    assert dead_letters.next_delivery(5).reason == "corrupt image"
+    assert dead_letters.next_delivery(0.3) is None
+
+
+def drain_first(source, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        delivery = source.next_delivery(5)
+        ids.append(JobMessage.decode(delivery.body).job_id)
+        delivery.ack()
+    return ids

@@ -1,0 +1,67 @@
+"""The results exchange's contract, checked on the in-memory broker and on RabbitMQ alike."""
+
+from __future__ import annotations
+
+from imgproc.core.messages import ResultMessage
+
+
+def result(n: int) -> ResultMessage:
+    return ResultMessage(job_id=f"job-{n}", worker="worker-1", submitted_at=10.0 + n,
+                         started_at=11.0 + n, finished_at=12.0 + n, status="done")
+
+
+def poll_until(feed, count: int, timeout_s: float = 5.0) -> list[ResultMessage]:
+    """Poll ``feed`` until ``count`` results came or ``timeout_s`` passed without one."""
+    got: list[ResultMessage] = []
+    while len(got) < count:
+        batch = feed.poll_results(timeout_s)
+        if not batch:
+            break
+        got.extend(batch)
+    return got
+
+
+def test_every_feed_receives_every_result(broker_kit):
+    console, scaler = broker_kit.feed(), broker_kit.feed()
+    sink = broker_kit.sink()
+    for n in range(3):
+        sink.publish_result(result(n))
+    assert poll_until(console, 3) == [result(n) for n in range(3)]
+    assert poll_until(scaler, 3) == [result(n) for n in range(3)]
+
+
+def test_poll_returns_nothing_when_no_result_arrives_in_time(broker_kit):
+    assert broker_kit.feed().poll_results(0.1) == []
+
+
+def test_a_feed_sees_no_result_published_before_it_existed(broker_kit):
+    sink = broker_kit.sink()
+    sink.publish_result(result(1))
+    late = broker_kit.feed()
+    sink.publish_result(result(2))
+    assert poll_until(late, 2, timeout_s=0.3) == [result(2)]
+
+
+def test_a_durable_feed_keeps_results_published_while_it_was_closed(broker_kit):
+    name = broker_kit.feed_name("replay-1")
+    broker_kit.feed(name, durable=True).close()
+    sink = broker_kit.sink()
+    for n in range(3):
+        sink.publish_result(result(n))
+    reopened = broker_kit.feed(name, durable=True)
+    assert poll_until(reopened, 3) == [result(n) for n in range(3)]
+    reopened.delete()
+
+
+def test_a_deleted_durable_feed_collects_nothing_more(broker_kit):
+    name = broker_kit.feed_name("replay-2")
+    broker_kit.feed(name, durable=True).delete()
+    broker_kit.sink().publish_result(result(1))
+    assert broker_kit.feed(name, durable=True).poll_results(0.3) == []
+
+
+def test_an_undecodable_result_is_dropped_and_the_next_ones_still_arrive(broker_kit):
+    feed = broker_kit.feed()
+    broker_kit.inject_result(b'{"v": 1, "job_id": "half a result"}')
+    broker_kit.sink().publish_result(result(1))
+    assert poll_until(feed, 1) == [result(1)]
