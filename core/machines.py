@@ -72,6 +72,7 @@ class Machine:
         return self.current_job is not None
 
     def moved_to(self, state: MachineState, at: float, reason: str | None = None) -> "Machine":
-        """A copy in ``state``; raises :class:`IllegalTransition` if not allowed."""
+        """A copy in ``state`` (with ``reason`` for being there, if any); raises
+        :class:`IllegalTransition` if the move is not allowed."""
         check_transition(self.id, self.state, state)
-        return replace(self, state=state, state_since=at, reason=reason or self.reason)
+        return replace(self, state=state, state_since=at, reason=reason)

@@ -23,12 +23,20 @@ from imgproc.cli.options import parse_params, run_flags, run_options, settings_f
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write series CSV, summary JSON and PNG charts into this folder.")
 @click.option("--skip-invalid", is_flag=True, help="Leave out invalid trace lines (each is reported).")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Live: divide arrival gaps and simulated service times by this.")
+@click.option("--provider", type=click.Choice(["local"]), help="Live: how machines are made [local].")
 @run_options
-def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, config, **run) -> None:
+def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, speed, provider,
+         config, **run) -> None:
     """The imgproc operator console; with --replay, a headless run that reports."""
+    flags = run_flags(**run)
+    if backend == "live":
+        flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
+        if speed != 1.0 and flags["scaler"]["interval_s"] is None:
+            flags["scaler"]["interval_s"] = max(0.5, 10.0 / speed)
     settings = settings_from_flags(
-        config, policy=policy, policy_params=parse_params(params) or None, backend=backend,
-        **run_flags(**run),
+        config, policy=policy, policy_params=parse_params(params) or None, backend=backend, **flags,
     )
     if trace is None:
         raise click.UsageError(
@@ -38,7 +46,7 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, conf
 
     err = Console(stderr=True)
     outcome = replay_trace(settings, trace, skip_invalid=skip_invalid, console=err,
-                           report_dir=report_dir)
+                           report_dir=report_dir, speed=speed)
     if as_json:
         click.echo(json.dumps(outcome.summary))
     else:
