@@ -25,7 +25,7 @@ from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import MachineState
-from imgproc.core.messages import DeployerCommand, ScalerConfig
+from imgproc.core.messages import BadMessage, DeployerCommand, ScalerConfig, StateReport
 from imgproc.core.results import ResultTally
 from imgproc.core.scaler import release_order
 from imgproc.core.submit import submit_trace
@@ -91,6 +91,7 @@ class LiveBackend:
         self._counts: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=600)
         self._recent: collections.deque[tuple[float, float]] = collections.deque(maxlen=20_000)
         self._replay: _Replay | None = None
+        self.reports: collections.deque[StateReport] = collections.deque(maxlen=200)
         self.started_at = time.time()
         env = settings_environment(settings)
         self.children = {name: ManagedProcess(name, [name], env) for name in ("deployer", "scaler")}
@@ -105,6 +106,7 @@ class LiveBackend:
         with self._lock:
             results = self._feed.poll_results(0.0)
             ready = self._ready.ready()
+            self._take_reports()
         for result in results:
             if self.tally.add(result):
                 self._recent.append((result.finished_at, result.response_s))
@@ -112,6 +114,17 @@ class LiveBackend:
         busy = sum(1 for m in machines if m.busy)
         self._counts.append((now, self.tally.completed + ready + busy, self.tally.completed))
         return ready, busy
+
+    def _take_reports(self) -> None:
+        """The console is the state reports' consumer: keep the latest, so none pile up."""
+        delivery = self._bus.next_report(0.01)
+        while delivery is not None:
+            try:
+                self.reports.append(StateReport.decode(delivery.body))
+            except BadMessage:
+                pass
+            delivery.ack()
+            delivery = self._bus.next_report(0.01)
 
     def _rates(self, now: float) -> tuple[float, float]:
         old = [c for c in self._counts if c[0] >= now - RATE_WINDOW_S]
