@@ -131,10 +131,13 @@ def dump(config) -> None:
 
 
 @zk.command()
-@click.option("--yes", is_flag=True, help="Really delete (without it: show what would go).")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
 @config_option
 def clear(yes, config) -> None:
-    """Delete the whole tree under the root (a dry run unless --yes)."""
+    """Delete the whole tree under the root, after a confirmation.
+
+    Without --yes it asks on a terminal; elsewhere it only says what would go.
+    """
     from imgproc.adapters.zk.client import connected
     from imgproc.adapters.zk.tree import clear as clear_tree
     from imgproc.adapters.zk.tree import walk
@@ -143,11 +146,17 @@ def clear(yes, config) -> None:
     try:
         with connected(settings.zk) as client:
             nodes = [node.path for node in walk(client, settings.zk.root)]
-            if not yes:
-                click.echo(f"would delete {len(nodes)} nodes under {settings.zk.root} "
-                           f"on {settings.zk.hosts}; run with --yes to delete")
+            question = f"delete {len(nodes)} nodes under {settings.zk.root} on {settings.zk.hosts}?"
+            if not yes and not (_interactive() and click.confirm(question)):
+                click.echo(f"would {question[:-1]}; nothing deleted (confirm, or pass --yes)")
                 return
             removed = clear_tree(client, settings.zk.root)
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"deleted {removed} nodes under {settings.zk.root}")
+
+
+def _interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
