@@ -48,7 +48,7 @@ ensure_rabbitmq() {
 }
 
 zk_ok() {
-  timeout 5 "$ZK_BIN/zkCli.sh" -server 127.0.0.1:2181 ls / 2>/dev/null | grep -q '\[zookeeper'
+  timeout 10 "$ZK_BIN/zkCli.sh" -server 127.0.0.1:2181 stat /zookeeper 2>/dev/null | grep -q cZxid
 }
 
 ensure_zookeeper() {
