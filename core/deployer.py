@@ -151,7 +151,8 @@ class Deployer:
         for machine_id in orphans:
             log.warning("stopping %s: running but not recorded", machine_id)
             self.provider.stop(machine_id)
-        going = sorted(i for i, m in records.items() if m.state in (S.DRAINING, S.DESTROYING))
+        going = sorted(i for i, m in records.items()
+                       if m.state in (S.DRAINING, S.DESTROYING, S.FAILED))
         for machine_id in going:
             self._finish(machine_id)
         return orphans, going, self.check()

@@ -1,0 +1,300 @@
+"""The deployer's decisions: provision and destroy through a provider, record every
+state, fail dead or stuck machines, and reconcile what runs with what is recorded."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from imgproc.adapters.memory.registry import MemoryMachineRegistry
+from imgproc.core.clock import ManualClock
+from imgproc.core.deployer import Deployer
+from imgproc.core.errors import ImgprocError
+from imgproc.core.machines import Machine, MachineState
+from imgproc.core.messages import DeployerCommand
+
+S = MachineState
+
+
+class FakeProvider:
+    """An in-memory provider: a set of alive ids, started and stopped on request.
+
+    A fake, not a real provider, because starting real processes is tested in
+    test_local_provider.py; here only the deployer's decisions are under test.
+    It can be told to fail when starting given ids, records every stop, and
+    runs an optional hook in the middle of ``start``/``stop`` (to act while the
+    deployer is handling that machine).
+    """
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+        self.refuse: set[str] = set()
+        self.stopped: list[str] = []
+        self.during_start: Callable[[str], None] | None = None
+        self.during_stop: Callable[[str], None] | None = None
+
+    def start(self, machine_id: str) -> str | None:
+        if self.during_start:
+            self.during_start(machine_id)
+        if machine_id in self.refuse:
+            raise ImgprocError(f"no capacity for {machine_id}")
+        self.running.add(machine_id)
+        return f"fake://{machine_id}"
+
+    def stop(self, machine_id: str) -> None:
+        if self.during_stop:
+            self.during_stop(machine_id)
+        self.stopped.append(machine_id)
+        self.running.discard(machine_id)
+
+    def alive(self) -> set[str]:
+        return set(self.running)
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.registry = MemoryMachineRegistry()
+        self.provider = FakeProvider()
+        self.clock = ManualClock(100.0)
+        self.reports: list[tuple[str, str, str | None]] = []
+        self.deployer = Deployer(self.registry, self.provider, self.clock, boot_timeout_s=60.0,
+                                 report=lambda m: self.reports.append((m.id, m.state.value, m.reason)))
+
+    def record(self, machine_id: str, state: MachineState = S.PREPARING) -> None:
+        """A machine as the fleet recorded it, moved along the legal path to ``state``."""
+        now = self.clock.now()
+        self.registry.create(Machine(machine_id, S.PREPARING, now, now))
+        path = [S.BOOTING, S.RUNNING, S.DRAINING, S.DESTROYING]
+        for step in path[:path.index(state) + 1] if state in path else []:
+            self.registry.transition(machine_id, step, now)
+
+    def command(self, command: str, machine_id: str) -> None:
+        self.deployer.handle(DeployerCommand(command=command, machine_id=machine_id,
+                                             sent_at=self.clock.now()))
+
+    def state(self, machine_id: str) -> str:
+        return self.registry.get(machine_id).state.value
+
+    def states_reported(self, machine_id: str) -> list[str]:
+        return [state for mid, state, _ in self.reports if mid == machine_id]
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return Rig()
+
+
+def test_provisioning_boots_the_machine_and_records_its_address(rig):
+    rig.record("m1")
+
+    rig.command("provision", "m1")
+
+    machine = rig.registry.get("m1")
+    assert (machine.state, machine.address) == (S.BOOTING, "fake://m1")
+    assert machine.state_since == 100.0
+    assert rig.provider.alive() == {"m1"}
+    assert rig.states_reported("m1") == ["booting"]
+
+
+def test_a_machine_the_provider_cannot_start_is_failed_with_the_reason_then_destroyed(rig):
+    rig.record("m1")
+    rig.provider.refuse.add("m1")
+
+    rig.command("provision", "m1")
+
+    machine = rig.registry.get("m1")
+    assert machine.state is S.DESTROYED
+    assert machine.reason == "could not start: no capacity for m1"
+    assert rig.states_reported("m1") == ["booting", "failed", "destroyed"]
+    assert rig.provider.stopped == ["m1"]  # whatever half-started is cleaned up
+
+
+def test_destroying_a_running_machine_drains_it_before_tearing_it_down(rig):
+    rig.record("m1")
+    rig.command("provision", "m1")
+    rig.registry.transition("m1", S.RUNNING, rig.clock.now())  # the worker came up
+
+    rig.command("destroy", "m1")
+
+    assert rig.states_reported("m1") == ["booting", "draining", "destroying", "destroyed"]
+    assert rig.state("m1") == "destroyed"
+    assert rig.registry.get("m1").reason is None
+    assert rig.provider.stopped == ["m1"]
+    assert rig.provider.alive() == set()
+
+
+def test_the_machine_is_stopped_while_it_is_recorded_draining(rig):
+    rig.record("m1", S.RUNNING)
+    rig.provider.running.add("m1")
+    seen: list[str] = []
+    rig.provider.during_stop = lambda machine_id: seen.append(rig.state(machine_id))
+
+    rig.command("destroy", "m1")
+
+    assert seen == ["draining"]
+
+
+def test_destroying_a_booting_machine_skips_draining(rig):
+    rig.record("m1")
+    rig.command("provision", "m1")
+
+    rig.command("destroy", "m1")
+
+    assert rig.states_reported("m1") == ["booting", "destroying", "destroyed"]
+    assert rig.provider.stopped == ["m1"]
+
+
+def test_destroying_a_machine_never_provisioned_tears_it_down_without_draining(rig):
+    rig.record("m1")
+
+    rig.command("destroy", "m1")
+
+    assert rig.states_reported("m1") == ["destroying", "destroyed"]
+
+
+def test_a_check_fails_a_machine_whose_process_disappeared(rig):
+    rig.record("gone", S.RUNNING)
+    rig.record("fine", S.RUNNING)
+    rig.provider.running.add("fine")
+
+    assert rig.deployer.check() == ["gone"]
+
+    gone = rig.registry.get("gone")
+    assert gone.state is S.DESTROYED
+    assert gone.reason == "fake machine disappeared while running"
+    assert rig.states_reported("gone") == ["failed", "destroyed"]
+    assert rig.state("fine") == "running"
+
+
+def test_a_check_fails_a_machine_still_booting_after_the_boot_timeout(rig):
+    rig.record("slow")
+    rig.command("provision", "slow")
+
+    rig.clock.advance(60.0)
+    assert rig.deployer.check() == []  # exactly at the timeout: still allowed
+
+    rig.clock.advance(0.5)
+    assert rig.deployer.check() == ["slow"]
+    assert rig.registry.get("slow").reason == "not running after 60 s"
+    assert rig.provider.stopped == ["slow"]
+
+
+def test_a_check_leaves_alone_a_machine_still_preparing(rig):
+    rig.record("queued")
+    rig.clock.advance(1000.0)
+
+    assert rig.deployer.check() == []
+    assert rig.state("queued") == "preparing"
+
+
+def test_a_check_leaves_alone_a_machine_being_provisioned_right_now(rig):
+    rig.record("m1")
+    checked: list[list[str]] = []
+    # mid-start the machine is recorded booting but its process is not up yet
+    rig.provider.during_start = lambda machine_id: checked.append(rig.deployer.check())
+
+    rig.command("provision", "m1")
+
+    assert checked == [[]]
+    assert rig.state("m1") == "booting"
+
+
+def test_a_check_leaves_alone_a_machine_being_drained_right_now(rig):
+    rig.record("m1", S.RUNNING)
+    rig.provider.running.add("m1")
+    checked: list[list[str]] = []
+
+    def worker_exits_then_check_runs(machine_id: str) -> None:
+        rig.provider.running.discard(machine_id)
+        checked.append(rig.deployer.check())
+
+    rig.provider.during_stop = worker_exits_then_check_runs
+
+    rig.command("destroy", "m1")
+
+    assert checked == [[]]
+    assert rig.states_reported("m1") == ["draining", "destroying", "destroyed"]
+    assert rig.registry.get("m1").reason is None
+
+
+def test_reconcile_stops_processes_nobody_recorded(rig):
+    rig.record("known", S.RUNNING)
+    rig.provider.running |= {"known", "orphan"}
+
+    orphans, finished, failed = rig.deployer.reconcile()
+
+    assert (orphans, finished, failed) == (["orphan"], [], [])
+    assert rig.provider.alive() == {"known"}
+    assert rig.provider.stopped == ["orphan"]
+
+
+def test_reconcile_stops_a_process_whose_machine_is_recorded_destroyed(rig):
+    rig.record("m1", S.DESTROYING)
+    rig.registry.transition("m1", S.DESTROYED, rig.clock.now())
+    rig.provider.running.add("m1")
+
+    orphans, _, _ = rig.deployer.reconcile()
+
+    assert orphans == ["m1"]
+    assert rig.provider.alive() == set()
+
+
+def test_reconcile_finishes_teardowns_a_previous_deployer_left_halfway(rig):
+    rig.record("draining", S.DRAINING)
+    rig.record("destroying", S.DESTROYING)
+    rig.provider.running |= {"draining", "destroying"}
+
+    orphans, finished, failed = rig.deployer.reconcile()
+
+    assert (orphans, finished, failed) == ([], ["destroying", "draining"], [])
+    assert rig.state("draining") == rig.state("destroying") == "destroyed"
+    assert sorted(rig.provider.stopped) == ["destroying", "draining"]
+    assert rig.states_reported("draining") == ["destroying", "destroyed"]
+    assert rig.states_reported("destroying") == ["destroyed"]
+
+
+def test_reconcile_fails_records_whose_process_is_gone(rig):
+    rig.record("lost", S.RUNNING)
+    rig.record("alive", S.RUNNING)
+    rig.provider.running.add("alive")
+
+    orphans, finished, failed = rig.deployer.reconcile()
+
+    assert (orphans, finished, failed) == ([], [], ["lost"])
+    assert rig.registry.get("lost").reason == "fake machine disappeared while running"
+    assert rig.state("alive") == "running"
+
+
+@pytest.mark.parametrize("command, machine_id, setup", [
+    ("provision", "nobody", None),
+    ("destroy", "nobody", None),
+    ("provision", "m1", S.RUNNING),
+    ("provision", "m1", S.DRAINING),
+], ids=["provision-unknown", "destroy-unknown", "provision-running", "provision-draining"])
+def test_a_command_that_does_not_fit_the_record_is_logged_and_ignored(rig, caplog, command,
+                                                                       machine_id, setup):
+    if setup is not None:
+        rig.record(machine_id, setup)
+    before = rig.registry.all_machines()
+
+    with caplog.at_level(logging.WARNING, logger="imgproc.core.deployer"):
+        rig.command(command, machine_id)  # must not raise
+
+    assert rig.registry.all_machines() == before
+    assert rig.provider.alive() == set() and rig.provider.stopped == []
+    assert f"ignoring {command} of {machine_id}" in caplog.text
+
+
+def test_destroying_a_machine_already_destroyed_changes_nothing(rig):
+    rig.record("m1")
+    rig.command("destroy", "m1")
+    reports = list(rig.reports)
+
+    rig.command("destroy", "m1")
+
+    assert rig.reports == reports
+    assert rig.provider.stopped == ["m1"]
