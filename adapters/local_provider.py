@@ -45,22 +45,32 @@ class LocalProvider:
     def _pid_file(self, machine_id: str) -> Path:
         return self.state_dir / f"{machine_id}.json"
 
+    def _command(self, machine_id: str) -> list[str]:
+        return [*self.worker_command, "--machine-id", machine_id]
+
+    def _write_record(self, machine_id: str, pid: int | None, log_path: Path) -> None:
+        record = {"machine_id": machine_id, "pid": pid, "log": str(log_path)}
+        tmp = self._pid_file(machine_id).with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self._pid_file(machine_id))
+
     def start(self, machine_id: str) -> str:
         log_path = self.state_dir / f"{machine_id}.log"
+        # Recorded before the process exists (pid unknown): a deployer that dies between
+        # the two writes leaves a record by which its successor finds the worker.
+        self._write_record(machine_id, None, log_path)
         try:
             with open(log_path, "ab") as out:
                 proc = subprocess.Popen(
-                    [*self.worker_command, "--machine-id", machine_id],
+                    self._command(machine_id),
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     env=self.env, start_new_session=True,
                 )
         except OSError as exc:
+            self._pid_file(machine_id).unlink(missing_ok=True)
             raise ProviderError(f"cannot start worker {machine_id}: {exc}") from exc
         self._children[machine_id] = proc
-        record = {"machine_id": machine_id, "pid": proc.pid, "log": str(log_path)}
-        tmp = self._pid_file(machine_id).with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self._pid_file(machine_id))
+        self._write_record(machine_id, proc.pid, log_path)
         return f"local:pid{proc.pid}"
 
     def _process(self, machine_id: str) -> psutil.Process | None:
@@ -70,12 +80,22 @@ class LocalProvider:
             return None
         try:
             record = json.loads(self._pid_file(machine_id).read_text())
+            if record["pid"] is None:
+                return self._find(machine_id)
             proc = psutil.Process(record["pid"])
             if proc.status() == psutil.STATUS_ZOMBIE or machine_id not in proc.cmdline():
                 return None
             return proc
-        except (OSError, ValueError, KeyError, psutil.Error):
+        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
             return None
+
+    def _find(self, machine_id: str) -> psutil.Process | None:
+        """The worker started for ``machine_id`` whose pid was never recorded, if it runs."""
+        command = self._command(machine_id)
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            if proc.info["cmdline"] == command and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return proc
+        return None
 
     def stop(self, machine_id: str) -> None:
         proc = self._process(machine_id)

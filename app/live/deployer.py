@@ -16,7 +16,7 @@ import queue
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from imgproc.adapters.local_provider import LocalProvider
 from imgproc.adapters.rabbit import RabbitCommandBus
@@ -79,8 +79,17 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
     if command.command == "provision":
         deployer.handle(command)
     else:
-        pool.submit(deployer.handle, command)
+        pool.submit(deployer.handle, command).add_done_callback(
+            lambda done: _log_failure(done, command))
     delivery.ack()
+
+
+def _log_failure(done: Future, command: DeployerCommand) -> None:
+    """A teardown thread's error, which would otherwise vanish with its future."""
+    exc = done.exception()
+    if exc is not None:
+        log.error("%s %s failed: %s", command.command, command.machine_id, exc,
+                  exc_info=(type(exc), exc, exc.__traceback__))
 
 
 def run_deployer(settings: Settings, stop: threading.Event) -> int:

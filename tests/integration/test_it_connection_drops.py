@@ -1,0 +1,149 @@
+"""RabbitMQ closing connections in the middle of a live replay: every client reconnects,
+every job completes, each counted once by its id; jobs done twice because of a redelivery
+are recognised as duplicates, not counted (nor billed) twice."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import pytest
+from it_support import LiveRig, write_trace
+
+from imgproc.adapters.trace_files import read_trace
+from imgproc.core.machines import MachineState
+from imgproc.core.metrics.summary import summarize
+from imgproc.core.results import ResultTally
+from imgproc.core.scaler import ScalerLimits
+from imgproc.live.record import scaled_service
+from imgproc.live.replay import LiveReplay
+from imgproc.settings import ProviderSettings, Settings
+
+pytestmark = pytest.mark.services
+S = MachineState
+JOBS = 40
+SERVICE_S = 4.8
+SPEED = 4.0
+SIZE = 4
+
+
+class RiggedReplay(LiveReplay):
+    """The live replay, its deployer and scaler shown in (and stopped by) the rig."""
+
+    def __init__(self, rig: LiveRig, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rig = rig
+        self.record = None
+        self.error: BaseException | None = None
+
+    def _children(self):
+        children = super()._children()
+        self.rig.processes.extend(children)
+        return children
+
+    def run_in_thread(self) -> threading.Thread:
+        def run() -> None:
+            try:
+                self.record = self.run()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self.error = exc
+
+        thread = threading.Thread(target=run, daemon=True, name="live-replay")
+        thread.start()
+        return thread
+
+
+def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
+    # 40 jobs of 1.2 s (at speed 4) arriving over 10 s on 4 workers: they stay busy throughout.
+    path = rig.tmp_path / "drops.jsonl"
+    write_trace(path, JOBS, every_s=1.0, service_s=SERVICE_S)
+    trace = read_trace(path).trace
+    settings = Settings(
+        policy="constantsize", policy_params={"size": SIZE},
+        rabbit=rig.rabbit, zk=rig.zk, scaler=ScalerLimits(interval_s=0.5),
+        provider=ProviderSettings(state_dir=rig.state_dir, drain_timeout_s=20),
+    )
+    witness = rig.feed()  # every result published, counted apart from the replay
+    spared = set(rig.connections())  # the witness's own connection
+    replay = RiggedReplay(rig, settings, trace, SPEED, grace_s=60)
+    expected = {replay.prefix + job_id for job_id in trace.ids}
+    runner = replay.run_in_thread()
+
+    # First, while jobs are being submitted: the replay's publisher (and its command bus).
+    rig.wait_for(lambda: replay.submitted >= 2 and any(
+        n.startswith("imgproc-replay ") for n in rig.connections()),
+        "the replay to be submitting", 30, poll_s=0.05)
+    publisher = {n: p for n, p in rig.connections().items() if n.startswith("imgproc-replay ")}
+    rig.close_connections(publisher)
+    rig.check(replay.submitted < JOBS, "the publisher should lose its connection mid-submission")
+
+    # Then, while workers serve: the job sources of busy workers (each holds a job, which
+    # the broker hands out again) and every worker's result sink.
+    rig.wait_for(lambda: sum(m.busy for m in rig.machines()) >= 2, "two workers busy", 30,
+                 poll_s=0.05)
+    busy = {m.id for m in rig.machines() if m.busy}
+    workers = {n: p for n, p in rig.connections().items()
+               if n.startswith("imgproc-result-sink-")
+               or any(n.startswith(f"imgproc-worker {m}-") for m in busy)}
+    rig.check(sum(n.startswith("imgproc-worker ") for n in workers) >= 2,
+              f"two busy workers should be connected: {workers}")
+    rig.close_connections(workers)
+
+    # Each of them connects again under its own name while the run goes on.
+    closed = {**publisher, **workers}
+
+    def reconnected():
+        now = rig.connections()
+        return all(now.get(name, pid) != pid for name, pid in closed.items())
+
+    rig.wait_for(reconnected, f"{sorted(closed)} to reconnect", 20, poll_s=0.3)
+
+    # Last, before the run ends: every connection of the run (deployer, scaler, workers,
+    # the replay's own result feed), but not the witness feed.
+    rig.check(runner.is_alive(), "the run should still be going for the last round")
+    every = {n: p for n, p in rig.connections().items() if n not in spared}
+    rig.check(any(n.startswith("imgproc-deployer-") for n in every),
+              f"the deployer should be connected: {every}")
+    rig.close_connections(every)
+
+    runner.join(timeout=120)
+    rig.check(not runner.is_alive(), "the replay did not finish within 120 s")
+    rig.check(replay.error is None, f"the replay failed: {replay.error!r}")
+    record = replay.record
+
+    # Every job completed, each counted once by its id.
+    assert set(replay.tally.results) == expected
+    assert replay.tally.failed == 0
+    assert record.jobs.duplicates == replay.tally.duplicates
+    summary = summarize(record, trace.arrival_s / SPEED, scaled_service(trace, SPEED),
+                        slo_s=settings.slo_s, demand_window_s=settings.demand_window_s,
+                        price_per_hour=settings.price_per_hour)
+    assert summary["jobs_completed"] == JOBS and summary["jobs_lost"] == 0, summary
+    assert summary["work_seconds"] == pytest.approx(JOBS * SERVICE_S / SPEED), "once per job"
+
+    # What was really published: at least one result per job, and the jobs whose busy
+    # worker lost its connection were done twice, which the tally recognises.
+    seen = collections.Counter()
+    witness_tally = ResultTally()
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < 1.0:
+        for result in witness.poll_results(0.2):
+            seen[result.job_id] += 1
+            witness_tally.add(result)
+            quiet_since = time.monotonic()
+    assert set(seen) == expected
+    assert witness_tally.completed == JOBS
+    assert witness_tally.duplicates == sum(seen.values()) - JOBS
+    rig.check(witness_tally.duplicates >= 1,
+              f"a busy worker's connection was closed, its job must have been done twice: {seen}")
+    # The replay saw duplicates too (those, and results redelivered to its own feed) and
+    # counted them apart: completions stay one per job.
+    rig.check(replay.tally.duplicates >= 1 and summary["duplicates"] == replay.tally.duplicates,
+              f"duplicates: replay {replay.tally.duplicates}, summary {summary['duplicates']}")
+
+    # Nothing left behind: machines, workers, messages.
+    assert rig.machines(S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.DESTROYING) == []
+    assert rig.worker_processes() == []
+    leftovers = {q: n for q, n in rig.queue_messages().items() if n and q != witness.queue_name}
+    rig.check(leftovers == {}, f"messages left in queues: {leftovers}")
