@@ -48,6 +48,10 @@ class ProgressListener(Protocol):
 
     def job_finished(self, job_id: str, ok: bool) -> None: ...
 
+    def idle(self) -> None:
+        """No job came within a poll: the worker is idle."""
+        ...
+
 
 @dataclass
 class WorkerCounters:
@@ -87,6 +91,8 @@ class Worker:
         """Handle at most one delivery; False if none came within ``timeout_s``."""
         delivery = self.source.next_delivery(timeout_s)
         if delivery is None:
+            if self.listener:
+                self.listener.idle()
             return False
         try:
             job = JobMessage.decode(delivery.body)

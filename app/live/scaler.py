@@ -62,8 +62,11 @@ class LiveScaler:
         self.stop = stop
         self.config = ZkConfigStore(client, settings.zk.root)
         self.status = ZkScalerStatus(client, settings.zk.root)
+        self._applied: tuple[str, dict] | None = None
 
     def _apply(self, scaler: Scaler, config: ScalerConfig, clock: SystemClock) -> None:
+        if self._applied == (config.policy, dict(config.params)):
+            return
         try:
             params = dict(config.params)
             defaults = policy_params(self.settings.model_copy(update={"policy": config.policy,
@@ -73,6 +76,7 @@ class LiveScaler:
         except ImgprocError as exc:
             log.error("config not applied: %s", exc)
             return
+        self._applied = (config.policy, dict(config.params))
         self.status.write(ScalerStatus(identifier=self.identifier, policy=config.policy,
                                        applied_at=clock.now()))
         log.info("applied policy %s %s", config.policy, config.params)

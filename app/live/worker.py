@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from imgproc.adapters.images import ImageProcessor
 from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
@@ -39,19 +40,40 @@ class ImageWork:
 
 
 class RegistryProgress:
-    """Records the job a worker holds and how many it has done, in its machine record."""
+    """Records in the machine's record whether the worker is busy, with which job, and how
+    many it has done.
 
-    def __init__(self, registry: ZkMachineRegistry, machine_id: str) -> None:
+    Writing twice per job made ZooKeeper most of a short job's cost (benchmarks), so the
+    record is written when the worker turns busy, at most every ``refresh_s`` while it
+    stays busy, and when it turns idle (a poll that brought no job).
+    """
+
+    def __init__(self, registry: ZkMachineRegistry, machine_id: str, refresh_s: float = 1.0,
+                 monotonic=time.monotonic) -> None:
         self.registry = registry
         self.machine_id = machine_id
+        self.refresh_s = refresh_s
+        self.monotonic = monotonic
         self.done = registry.get(machine_id).jobs_done
+        self._busy = False
+        self._written_at = -float("inf")
+
+    def _write(self, current_job: str | None) -> None:
+        self.registry.update(self.machine_id, current_job=current_job, jobs_done=self.done)
+        self._written_at = self.monotonic()
 
     def job_started(self, job_id: str) -> None:
-        self.registry.update(self.machine_id, current_job=job_id)
+        if not self._busy or self.monotonic() - self._written_at >= self.refresh_s:
+            self._write(job_id)
+        self._busy = True
 
     def job_finished(self, job_id: str, ok: bool) -> None:
         self.done += 1
-        self.registry.update(self.machine_id, current_job=None, jobs_done=self.done)
+
+    def idle(self) -> None:
+        if self._busy:
+            self._write(None)
+            self._busy = False
 
 
 def come_up(registry: ZkMachineRegistry, machine_id: str, now: float) -> None:
@@ -63,7 +85,8 @@ def come_up(registry: ZkMachineRegistry, machine_id: str, now: float) -> None:
         machine = registry.transition(machine_id, S.BOOTING, now)
     if machine.state is S.PREPARING:
         machine = registry.transition(machine_id, S.BOOTING, now)
-    registry.transition(machine_id, S.RUNNING, now)
+    if machine.state is not S.RUNNING:
+        registry.transition(machine_id, S.RUNNING, now)
     details = dict(machine.details, ready_at=now, pid=os.getpid())
     registry.update(machine_id, address=socket.gethostname(), details=details)
 

@@ -260,7 +260,7 @@ def test_a_running_worker_serves_jobs_as_they_come_and_stops_when_idle(rig):
     assert not thread.is_alive()
 
 
-def test_the_registry_shows_the_job_a_worker_holds_and_counts_it_when_finished(rig):
+def test_the_registry_shows_a_busy_worker_and_counts_its_jobs_once_it_is_idle(rig):
     registry = MemoryMachineRegistry()
     come_up(registry, "w1", rig.clock.now())
     seen_while_working: list[str | None] = []
@@ -275,8 +275,10 @@ def test_the_registry_shows_the_job_a_worker_holds_and_counts_it_when_finished(r
                         listener=RegistryProgress(registry, "w1"))
 
     assert worker.step(0.0) and worker.step(0.0)
+    assert seen_while_working == ["j1", "j1"]
+    assert registry.get("w1").current_job is not None
 
+    assert not worker.step(0.0)
     machine = registry.get("w1")
-    assert seen_while_working == ["j1", "j2"]
     assert (machine.state.value, machine.current_job, machine.jobs_done) == ("running", None, 2)
 

@@ -1,0 +1,83 @@
+"""Helpers for the console tests: a simulator backend on a repository trace, an app whose
+refreshes the test drives on a manual clock, and waiting on conditions (never sleeps).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from imgproc.settings import Settings
+from imgproc.tui.app import ConsoleApp
+from imgproc.tui.sim_backend import SimBackend
+
+REPO = Path(__file__).resolve().parents[2]
+WORKLOADS = REPO / "workloads"
+BURST = WORKLOADS / "burst.jsonl"
+SIZE = (120, 40)
+
+
+class StepClock:
+    """A wall clock for the app that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_app(settings: Settings, seconds: float = 0.0, trace: Path = BURST,
+             read_only: bool = False) -> ConsoleApp:
+    """A console on the simulator, advanced ``seconds`` wall seconds (x20 virtual), refreshed
+    only when the test says so (``step``)."""
+    backend = SimBackend(settings, trace)
+    backend.tick(seconds)
+    return ConsoleApp(backend, read_only=read_only, workloads=WORKLOADS, refresh_s=None,
+                      clock=StepClock())
+
+
+async def wait_for(pilot, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "") -> None:
+    """Let the app run until ``predicate()`` holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.01)
+
+
+async def step(pilot, seconds: float = 1.0, times: int = 1) -> None:
+    """Refresh the console ``times`` times, ``seconds`` of wall clock apart."""
+    app = pilot.app
+    for _ in range(times):
+        app.clock.advance(seconds)
+        app.poll()
+        await app.workers.wait_for_complete()
+        await wait_for(pilot, lambda: not app.polling, what="the refresh")
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def status_text(app: ConsoleApp) -> str:
+    from imgproc.tui.widgets.status import StatusBar
+
+    return str(app.query_one(StatusBar).render())
+
+
+def rendered(content, width: int = 120) -> str:
+    """Plain text of a Rich renderable (or string), as a terminal ``width`` wide shows it."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.file.getvalue()
+
+
+def toasts(app: ConsoleApp) -> str:
+    """The text of the notifications on screen."""
+    return "\n".join(str(t.render()) for t in app.screen.query("Toast"))
