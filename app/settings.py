@@ -13,6 +13,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.zk.settings import ZkSettings
+from imgproc.core.errors import ConfigurationError
+from imgproc.core.scaler import ScalerLimits
+from imgproc.core.sim.simulator import SimSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -21,23 +26,21 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.adapters.zk.settings import ZkSettings
-from imgproc.core.errors import ConfigurationError
-from imgproc.core.scaler import ScalerLimits
-from imgproc.core.sim.simulator import SimSettings
-
 
 class ProviderSettings(BaseModel):
     """How the deployer makes machines."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["local"] = Field(default="local", description="local worker processes")
+    kind: Literal["local", "vagrant"] = Field(
+        default="local", description="local worker processes, or VMs through Vagrant")
     boot_delay_s: float = Field(default=0.0, ge=0, description="a local worker waits this long, as a VM boots")
     drain_timeout_s: float = Field(default=60.0, gt=0, description="kill a draining worker after this")
     boot_timeout_s: float = Field(default=300.0, gt=0, description="fail a machine not running by then")
     state_dir: Path = Field(default=Path(".imgproc/machines"), description="pid files and worker logs")
+    max_booting: int = Field(default=2, ge=1, description="vagrant: at most this many VMs booting at once")
+    memory_mb: int = Field(default=1024, ge=256, description="vagrant: memory of each VM, MiB")
+    cpus: int = Field(default=1, ge=1, description="vagrant: virtual CPUs of each VM")
 
 
 class WorkerSettings(BaseModel):

@@ -78,6 +78,9 @@ class Deployer:
             try:
                 address = self.provider.start(machine_id)
             except ImgprocError as exc:
+                if self.registry.get(machine_id).state in (S.DESTROYING, S.DESTROYED):
+                    log.info("machine %s was destroyed while it started: %s", machine_id, exc)
+                    return
                 self._fail(machine_id, f"could not start: {exc}")
                 return
             if address:

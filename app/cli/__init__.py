@@ -12,6 +12,7 @@ def main() -> None:
 
 
 def _register() -> None:
+    from imgproc.cli.box import box
     from imgproc.cli.compare import compare
     from imgproc.cli.live import deployer, scaler, submit, worker, zk
     from imgproc.cli.photos import photos
@@ -22,6 +23,7 @@ def _register() -> None:
     main.add_command(policies)
     main.add_command(compare)
     main.add_command(photos)
+    main.add_command(box)
     for command in (worker, deployer, scaler, submit, zk):
         main.add_command(command)
 

@@ -23,7 +23,7 @@ from imgproc.adapters.rabbit import RabbitCommandBus
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.registry import ZkMachineRegistry
-from imgproc.core.deployer import Deployer
+from imgproc.core.deployer import Deployer, Provider
 from imgproc.core.machines import Machine
 from imgproc.core.messages import BadMessage, DeployerCommand, StateReport
 from imgproc.settings import Settings
@@ -43,7 +43,12 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def make_provider(settings: Settings) -> LocalProvider:
+def make_provider(settings: Settings) -> Provider:
+    """The provider the settings name: local worker processes or Vagrant VMs."""
+    if settings.provider.kind == "vagrant":
+        from imgproc.adapters.vagrant import VagrantProvider
+
+        return VagrantProvider.from_settings(settings)
     command = [sys.executable, "-m", "imgproc.cli", "worker"]
     return LocalProvider(settings.provider.state_dir, command, settings_environment(settings),
                          settings.provider.drain_timeout_s)
@@ -76,11 +81,10 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
         delivery.dead_letter(str(exc))
         return
     log.info("%s %s", command.command, command.machine_id)
-    if command.command == "provision":
-        deployer.handle(command)
-    else:
-        pool.submit(deployer.handle, command).add_done_callback(
-            lambda done: _log_failure(done, command))
+    # Both run off the main thread: a VM takes minutes to boot, and the main thread must
+    # keep serving the broker (heartbeats), the checks and the other commands meanwhile.
+    pool.submit(deployer.handle, command).add_done_callback(
+        lambda done: _log_failure(done, command))
     delivery.ack()
 
 
@@ -97,12 +101,13 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
     client = connect(settings.zk)
     bus = RabbitCommandBus(settings.rabbit, role="deployer")
     reports = _Reports(bus)
-    deployer = Deployer(ZkMachineRegistry(client, settings.zk.root), make_provider(settings), clock,
+    provider = make_provider(settings)
+    deployer = Deployer(ZkMachineRegistry(client, settings.zk.root), provider, clock,
                         settings.provider.boot_timeout_s, report=reports)
     orphans, resumed, failed = deployer.reconcile()
     log.info("deployer up (%s, %s); reconciled: stopped %s, finished %s, failed %s",
              settings.rabbit.safe_url, settings.zk.hosts, orphans, resumed, failed)
-    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="teardown")
+    pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="machine")
     next_check = 0.0
     try:
         while not stop.is_set():
@@ -113,6 +118,9 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
             reports.flush()
     finally:
         pool.shutdown(wait=True)
+        close = getattr(provider, "close", None)
+        if close is not None:
+            close()
         reports.flush()
         bus.close()
         client.stop()

@@ -37,6 +37,7 @@ from imgproc.settings import Settings
 
 log = logging.getLogger(__name__)
 S = MachineState
+DESTROY_MARGIN_S = 120.0  # beyond the drain timeout: a VM's destroy, or an interrupted boot
 
 
 class LiveReplayError(ImgprocError):
@@ -96,7 +97,8 @@ class LiveReplay:
             client.close()
 
     def _play(self, registry, feed, bus, t0: float) -> float:
-        """Submit in a thread; sample every second until every job has a result."""
+        """Submit in a thread; sample every second until every job has a result, or
+        until ``grace_s`` after the trace's end passes with no result and no machine starting."""
         publisher = RabbitJobPublisher(self.settings.rabbit, role=f"replay {self.run_id}")
         submitter = threading.Thread(target=self._submit, args=(publisher,), daemon=True)
         submitter.start()
@@ -105,17 +107,25 @@ class LiveReplay:
         deadline = t0 + self.trace.duration_s / self.speed + self.grace_s
         expected = {self.prefix + job_id for job_id in self.trace.ids}
         while time.time() < deadline:
-            for result in feed.poll_results(0.2):
-                if result.job_id in expected:
-                    self.tally.add(result)
+            results = [r for r in feed.poll_results(0.2) if r.job_id in expected]
+            for result in results:
+                self.tally.add(result)
             self._drain_reports(bus)
             self._sample(registry, ready, time.time() - t0)
             if self.tally.completed >= len(expected):
                 break
+            if results or self._machines_starting(registry):
+                deadline = max(deadline, time.time() + self.grace_s)
         self.stop.set()
         submitter.join(timeout=10)
         publisher.close()
         return time.time() - t0
+
+    @staticmethod
+    def _machines_starting(registry) -> bool:
+        """Whether a machine is on its way (a VM may take minutes; the deployer fails
+        one that is not running after the boot timeout, so this ends)."""
+        return any(m.state in (S.PREPARING, S.BOOTING) for m in registry.machines())
 
     def _submit(self, publisher) -> None:
         def counted(_message) -> None:
@@ -151,7 +161,7 @@ class LiveReplay:
         for machine in registry.machines():
             if machine.state not in (S.DESTROYING, S.DESTROYED):
                 bus.send(DeployerCommand(command="destroy", machine_id=machine.id, sent_at=time.time()))
-        deadline = time.time() + self.settings.provider.drain_timeout_s + 30
+        deadline = time.time() + self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S
         while registry.machines() and time.time() < deadline:
             self._drain_reports(bus)
             time.sleep(0.2)

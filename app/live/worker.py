@@ -76,7 +76,21 @@ class RegistryProgress:
             self._busy = False
 
 
-def come_up(registry: ZkMachineRegistry, machine_id: str, now: float) -> None:
+def outward_address(zk_hosts: str) -> str:
+    """The address this host uses to reach the first ZooKeeper server: a VM's address on
+    the VMs' network, loopback for a local worker. Nothing is sent (a UDP socket's
+    connect only picks the route); the host name when there is no IPv4 route."""
+    server = zk_hosts.split(",")[0].strip().split("/")[0]
+    host, _, port = server.rpartition(":")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((host or server or "127.0.0.1", int(port) if port.isdigit() else 2181))
+            return probe.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+
+
+def come_up(registry: ZkMachineRegistry, machine_id: str, now: float, address: str) -> None:
     """Move this machine's record to running (creating it for a worker started by hand)."""
     try:
         machine = registry.get(machine_id)
@@ -87,8 +101,8 @@ def come_up(registry: ZkMachineRegistry, machine_id: str, now: float) -> None:
         machine = registry.transition(machine_id, S.BOOTING, now)
     if machine.state is not S.RUNNING:
         registry.transition(machine_id, S.RUNNING, now)
-    details = dict(machine.details, ready_at=now, pid=os.getpid())
-    registry.update(machine_id, address=socket.gethostname(), details=details)
+    details = dict(machine.details, ready_at=now, pid=os.getpid(), host=socket.gethostname())
+    registry.update(machine_id, address=address, details=details)
 
 
 def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
@@ -100,7 +114,7 @@ def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> in
     try:
         registry = ZkMachineRegistry(client, settings.zk.root)
         ZkLiveness(client, settings.zk.root).announce(machine_id)
-        come_up(registry, machine_id, clock.now())
+        come_up(registry, machine_id, clock.now(), outward_address(settings.zk.hosts))
         source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
         sink = RabbitResultSink(settings.rabbit)
         processor = ImageProcessor(settings.worker.input_root, settings.worker.output_root,

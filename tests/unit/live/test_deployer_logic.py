@@ -113,6 +113,18 @@ def test_a_machine_the_provider_cannot_start_is_failed_with_the_reason_then_dest
     assert rig.provider.stopped == ["m1"]  # whatever half-started is cleaned up
 
 
+def test_a_machine_destroyed_while_it_starts_ends_quietly_when_its_start_is_cut_short(rig, caplog):
+    rig.record("m1")
+    rig.provider.refuse.add("m1")  # its start is interrupted by the destroy below
+    rig.provider.during_start = lambda machine_id: rig.command("destroy", machine_id)
+
+    rig.command("provision", "m1")
+
+    assert rig.state("m1") == "destroyed"
+    assert rig.states_reported("m1") == ["booting", "destroying", "destroyed"]
+    assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_destroying_a_running_machine_drains_it_before_tearing_it_down(rig):
     rig.record("m1")
     rig.command("provision", "m1")

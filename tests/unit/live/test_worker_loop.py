@@ -15,7 +15,7 @@ from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import Thumbnail
 from imgproc.core.messages import JobMessage, ResultMessage
 from imgproc.core.worker import SimulatedWork, Worker
-from imgproc.live.worker import RegistryProgress, come_up
+from imgproc.live.worker import RegistryProgress, come_up, outward_address
 
 
 class RecordingWork:
@@ -262,7 +262,7 @@ def test_a_running_worker_serves_jobs_as_they_come_and_stops_when_idle(rig):
 
 def test_the_registry_shows_a_busy_worker_and_counts_its_jobs_once_it_is_idle(rig):
     registry = MemoryMachineRegistry()
-    come_up(registry, "w1", rig.clock.now())
+    come_up(registry, "w1", rig.clock.now(), "10.0.0.7")
     seen_while_working: list[str | None] = []
 
     class LooksAtItsRecord:
@@ -282,3 +282,16 @@ def test_the_registry_shows_a_busy_worker_and_counts_its_jobs_once_it_is_idle(ri
     machine = registry.get("w1")
     assert (machine.state.value, machine.current_job, machine.jobs_done) == ("running", None, 2)
 
+
+
+def test_a_worker_that_comes_up_records_its_address_and_host_name(rig):
+    registry = MemoryMachineRegistry()
+    come_up(registry, "w1", rig.clock.now(), "192.168.121.40")
+    machine = registry.get("w1")
+    assert (machine.state.value, machine.address) == ("running", "192.168.121.40")
+    assert machine.details["host"]
+
+
+def test_the_outward_address_is_the_one_that_routes_to_zookeeper():
+    assert outward_address("127.0.0.1:2181") == "127.0.0.1"
+    assert outward_address("127.0.0.1:2181,10.9.9.9:2181/imgproc") == "127.0.0.1"

@@ -1,0 +1,13 @@
+"""Worker VMs through Vagrant (vagrant-libvirt here), provisioned by Puppet.
+
+``provider`` holds the provider itself (the deployer's port); the other modules
+its parts: the box and the host set-up (``box``), the wheels the guests install
+(``wheels``), what is asked of libvirt directly (``libvirt``), the guests'
+settings and how they reach the host's services (``guest``, ``relay``), and
+Vagrant commands with timeouts (``command``). See docs/vagrant.md.
+"""
+
+from imgproc.adapters.vagrant.box import BoxInfo, build_box
+from imgproc.adapters.vagrant.provider import VagrantProvider, vagrant_provider
+
+__all__ = ["BoxInfo", "VagrantProvider", "build_box", "vagrant_provider"]

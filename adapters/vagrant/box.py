@@ -1,0 +1,62 @@
+"""The worker box (built and cached by ``scripts/build-box.sh``) and the host set-up VMs need
+(``scripts/ensure-vagrant.sh``); both scripts do the work, this module calls them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgproc.adapters.local_provider import ProviderError
+from imgproc.adapters.vagrant.command import tail
+
+log = logging.getLogger(__name__)
+
+
+def source_root() -> Path:
+    """The repository this module runs from (an editable install), holding vagrant/ and puppet/."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class BoxInfo:
+    """A registered box and what booting it takes (direct kernel boot)."""
+
+    box: str
+    kernel: str | None = None
+    initrd: str | None = None
+    cmd_line: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> BoxInfo:
+        data = json.loads(text)
+        return cls(data["box"], data.get("kernel"), data.get("initrd"), data.get("cmd_line"))
+
+
+def build_box(source_dir: Path | None = None, wheels_dir: Path | None = None,
+              timeout_s: float = 1800.0) -> BoxInfo:
+    """Build and register the worker box unless it is already (``scripts/build-box.sh``: cached).
+    With ``wheels_dir``, imgproc's dependencies come installed in the box's /opt/imgproc/venv."""
+    script = (source_dir or source_root()) / "scripts" / "build-box.sh"
+    command = [str(script), *(["--wheels", str(wheels_dir)] if wheels_dir else [])]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ProviderError(f"cannot build the box: {exc}") from exc
+    if done.returncode != 0:
+        raise ProviderError(f"cannot build the box: {tail(done.stderr)}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise ProviderError(f"the box builder said nothing usable: {tail(done.stdout)}")
+    return BoxInfo.from_json(lines[-1])
+
+
+def ensure_host(source_dir: Path | None = None, timeout_s: float = 1800.0) -> None:
+    """Install and start what VMs need on this host (``scripts/ensure-vagrant.sh``)."""
+    script = (source_dir or source_root()) / "scripts" / "ensure-vagrant.sh"
+    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise ProviderError(f"this host cannot run VMs: {tail(done.stderr)}")

@@ -1,0 +1,332 @@
+"""The Vagrant provider: a "machine" is a VM booted by Vagrant (vagrant-libvirt here).
+
+Same port as the local provider (``name``, ``start``, ``stop``, ``alive``):
+
+* ``start(machine_id)`` renders a run directory ``state_dir/vagrant/<machine id>``
+  (the worker Vagrantfile from ``vagrant/worker/``, its ``machine.json``, the
+  worker's ``imgproc.env``, the wheels and the Puppet tree), runs ``vagrant up``
+  with a timeout (at most ``max_booting`` at once), and returns the guest's
+  address. Puppet, run by Vagrant, installs imgproc from the wheels and starts
+  the worker, which registers itself and moves its machine to ``running``.
+* ``stop(machine_id)`` drains (``systemctl stop imgproc-worker`` in the guest:
+  SIGTERM, the worker finishes its job; systemd kills it after the drain
+  timeout), then ``vagrant destroy -f``, falling back to virsh when Vagrant
+  cannot, and removes the run directory. Stopping a machine that is still
+  booting interrupts its ``vagrant up``.
+* ``alive()`` is the set of machines whose domain is running in libvirt (one
+  ``virsh list``: the deployer asks every second) plus those being started.
+
+Any failure raises :class:`ProviderError` with the reason (the tail of Vagrant's
+output); the deployer then marks the machine failed and stops it, which destroys
+the VM.
+
+Guests reach the host's RabbitMQ and ZooKeeper at the host's address on the VMs'
+network (its ``.1``). A service that listens on loopback only (RabbitMQ here, whose
+``guest`` user may only connect from loopback anyway) is reached through a small
+TCP relay that this provider runs on that address while it lives; a service that
+already listens on every address is used directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imgproc.adapters.local_provider import ProviderError
+from imgproc.adapters.vagrant.box import BoxInfo, build_box, ensure_host, source_root
+from imgproc.adapters.vagrant.command import CommandTimeout, make_vagrant, tail
+from imgproc.adapters.vagrant.guest import environment_file, guest_settings
+from imgproc.adapters.vagrant.libvirt import (
+    LIBVIRT_URI,
+    domain_prefix,
+    ensure_network,
+    our_domains,
+    virsh,
+)
+from imgproc.adapters.vagrant.relay import TcpRelay
+from imgproc.adapters.vagrant.wheels import build_wheels
+
+log = logging.getLogger(__name__)
+
+MACHINE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass
+class _Machine:
+    lock: threading.Lock
+    vagrant: Any = None
+    cancelled: bool = False
+
+
+class VagrantProvider:
+    """Worker VMs through Vagrant, behind the same port as the local provider."""
+
+    name = "vagrant"
+
+    def __init__(self, state_dir: Path, settings: Mapping[str, Any], *,
+                 source_dir: Path | None = None, drain_timeout_s: float = 60.0,
+                 up_timeout_s: float = 300.0, destroy_timeout_s: float = 120.0, max_booting: int = 2,
+                 memory_mb: int = 1024, cpus: int = 1, driver: str = "qemu", cpu_model: str | None = "Nehalem",
+                 network_name: str = "vagrant-libvirt", network_address: str = "192.168.121.0/24",
+                 box: BoxInfo | None = None,
+                 box_builder: Callable[[Path], BoxInfo] | None = None,
+                 vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant) -> None:
+        self.root = Path(state_dir) / "vagrant"
+        self.prefix = domain_prefix(self.root)
+        self.settings = dict(settings)
+        self.source_dir = Path(source_dir) if source_dir else source_root()
+        self.drain_timeout_s = drain_timeout_s
+        self.up_timeout_s = up_timeout_s
+        self.destroy_timeout_s = destroy_timeout_s
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+        self.driver = driver
+        self.cpu_model = cpu_model
+        self.network_name = network_name
+        self.network_address = network_address
+        self._box = box
+        self._box_builder = box_builder or (lambda wheels: build_box(self.source_dir, wheels))
+        self._vagrant = vagrant_factory
+        self._booting = threading.BoundedSemaphore(max_booting)
+        self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()
+        self._prepared: tuple[BoxInfo, Path, str] | None = None  # box, wheels, env file text
+        self._relays: list[TcpRelay] = []
+        self._created_network = False
+        self._machines: dict[str, _Machine] = {}
+        self._starting: set[str] = set()
+        self._last_alive: set[str] = set()
+        self.timings: dict[str, dict[str, float]] = {}
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> VagrantProvider:
+        """From imgproc's settings object (its ``provider`` section, and every section
+        passed on to the guests' workers)."""
+        p = settings.provider
+        options = {
+            "drain_timeout_s": p.drain_timeout_s,
+            "up_timeout_s": p.boot_timeout_s,
+            "max_booting": getattr(p, "max_booting", 2),
+            "memory_mb": getattr(p, "memory_mb", 1024),
+            "cpus": getattr(p, "cpus", 1),
+        }
+        options.update(overrides)
+        return cls(p.state_dir, settings.model_dump(mode="json"), **options)
+
+    # -- preparation (once per provider) ---------------------------------------------------
+
+    def _prepare(self) -> tuple[BoxInfo, Path, str]:
+        with self._prepare_lock:
+            if self._prepared is None:
+                if self._box is None:  # a given box means a host set up by the caller
+                    ensure_host(self.source_dir)
+                wheels = build_wheels(self.source_dir, self.root / "wheels")
+                box = self._box or self._box_builder(wheels)
+                gateway, created = ensure_network(self.network_name, self.network_address)
+                self._created_network = self._created_network or created
+                env_text = environment_file(guest_settings(self.settings, gateway, self._relays))
+                self._prepared = (box, wheels, env_text)
+            return self._prepared
+
+    def _vagrant_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGPROC_", "VAGRANT_CWD"))}
+        env.update({"VAGRANT_DEFAULT_PROVIDER": "libvirt", "VAGRANT_CHECKPOINT_DISABLE": "1",
+                    "VAGRANT_NO_COLOR": "1", "LIBVIRT_DEFAULT_URI": LIBVIRT_URI})
+        return env
+
+    def run_dir(self, machine_id: str) -> Path:
+        return self.root / machine_id
+
+    def render(self, machine_id: str, box: BoxInfo, wheels: Path, env_text: str) -> Path:
+        """The machine's run directory: Vagrantfile, machine.json, imgproc.env, wheels, puppet."""
+        run = self.run_dir(machine_id)
+        run.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.source_dir / "vagrant" / "worker" / "Vagrantfile", run / "Vagrantfile")
+        machine = {
+            "fqdn": machine_id, "type": "worker", "box": box.box, "domain_prefix": self.prefix,
+            "memory_mb": self.memory_mb, "cpus": self.cpus,
+            "boot_timeout_s": int(self.up_timeout_s), "drain_timeout_s": int(self.drain_timeout_s),
+            "libvirt": {"driver": self.driver, "cpu_model": self.cpu_model, "kernel": box.kernel,
+                        "initrd": box.initrd, "cmd_line": box.cmd_line,
+                        "network_name": self.network_name, "network_address": self.network_address},
+        }
+        (run / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
+        (run / "imgproc.env").write_text(env_text)
+        for name, target in (("wheels", wheels), ("puppet", self.source_dir / "puppet")):
+            link = run / name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(target.resolve(), target_is_directory=True)
+        return run
+
+    # -- the port --------------------------------------------------------------------------
+
+    def _machine(self, machine_id: str) -> _Machine:
+        with self._lock:
+            return self._machines.setdefault(machine_id, _Machine(threading.Lock()))
+
+    def start(self, machine_id: str) -> str:
+        if not MACHINE_ID.match(machine_id):
+            raise ProviderError(f"machine id {machine_id!r} cannot be a host name")
+        machine = self._machine(machine_id)
+        with self._lock:
+            self._starting.add(machine_id)
+        try:
+            with machine.lock:
+                return self._start(machine_id, machine)
+        finally:
+            with self._lock:
+                self._starting.discard(machine_id)
+
+    def _start(self, machine_id: str, machine: _Machine) -> str:
+        asked = time.monotonic()
+        box, wheels, env_text = self._prepare()
+        run = self.render(machine_id, box, wheels, env_text)
+        with self._booting:
+            if machine.cancelled:
+                raise ProviderError("stopped before it booted")
+            began = time.monotonic()
+            v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
+            v.timeout_s = self.up_timeout_s
+            machine.vagrant = v
+            try:
+                v.up(provider="libvirt")
+                v.timeout_s = 60
+                address = v.hostname()
+            except subprocess.CalledProcessError as exc:
+                raise ProviderError(f"vagrant up failed ({exc.returncode}): {self._log_tail(run)}") from exc
+            except CommandTimeout as exc:
+                raise ProviderError(f"{exc}: {self._log_tail(run)}") from exc
+            finally:
+                machine.vagrant = None
+        if not address:
+            raise ProviderError("vagrant up succeeded but the guest has no address")
+        self.timings[machine_id] = {"waited_s": began - asked, "up_s": time.monotonic() - began}
+        log.info("machine %s up at %s in %.0f s", machine_id, address, time.monotonic() - began)
+        return address
+
+    @staticmethod
+    def _log_tail(run: Path) -> str:
+        try:
+            text = (run / "vagrant.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        errors = [line for line in text.splitlines() if re.search(r"error|fail|timed out|timeout", line, re.IGNORECASE)]
+        return tail("\n".join(errors) if errors else text, 4)
+
+    def stop(self, machine_id: str) -> None:
+        machine = self._machine(machine_id)
+        machine.cancelled = True
+        booting = machine.vagrant
+        if booting is not None:
+            log.info("machine %s: interrupting its vagrant up", machine_id)
+            booting.interrupt()
+        with machine.lock:
+            try:
+                self._stop(machine_id)
+            finally:
+                with self._lock:
+                    self._machines.pop(machine_id, None)
+
+    def _stop(self, machine_id: str) -> None:
+        run = self.run_dir(machine_id)
+        domain = self.prefix + machine_id
+        began = time.monotonic()
+        if (run / "Vagrantfile").is_file() and (run / "machine.json").is_file():
+            v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
+            if domain in our_domains(prefix=self.prefix):
+                v.timeout_s = self.drain_timeout_s + 30
+                try:
+                    v.ssh(command="sudo systemctl stop imgproc-worker")
+                except (ProviderError, subprocess.CalledProcessError) as exc:
+                    log.warning("machine %s: could not drain its worker: %s", machine_id, exc)
+            drained = time.monotonic()
+            v.timeout_s = self.destroy_timeout_s
+            try:
+                v.destroy()
+            except (ProviderError, subprocess.CalledProcessError) as exc:
+                log.warning("machine %s: vagrant destroy failed (%s): %s", machine_id, exc,
+                            self._log_tail(run))
+        else:
+            drained = time.monotonic()
+        if domain in our_domains(all_states=True, prefix=self.prefix):
+            log.warning("machine %s: removing domain %s with virsh", machine_id, domain)
+            virsh("destroy", domain, check=False)
+            virsh("undefine", domain, "--remove-all-storage", "--nvram", check=False)
+            if domain in our_domains(all_states=True, prefix=self.prefix):
+                raise ProviderError(f"domain {domain} is still defined after destroy")
+        self._keep_log(machine_id)
+        shutil.rmtree(run, ignore_errors=True)
+        times = self.timings.setdefault(machine_id, {})
+        times.update(drain_s=drained - began, destroy_s=time.monotonic() - drained)
+        self._append_timings(machine_id, times)
+        log.info("machine %s destroyed (drain %.0f s, destroy %.0f s)", machine_id, drained - began,
+                 time.monotonic() - drained)
+
+    def _append_timings(self, machine_id: str, times: dict[str, float]) -> None:
+        """One JSON line per destroyed machine in state_dir/vagrant/timings.jsonl (the figures)."""
+        line = {"machine_id": machine_id, "at": time.time(), **{k: round(v, 1) for k, v in times.items()}}
+        with open(self.root / "timings.jsonl", "a") as out:
+            out.write(json.dumps(line) + "\n")
+
+    def _keep_log(self, machine_id: str) -> None:
+        """Vagrant's output for a machine outlives its run directory: state_dir/vagrant/logs/ID.log."""
+        source = self.run_dir(machine_id) / "vagrant.log"
+        if source.is_file():
+            (self.root / "logs").mkdir(exist_ok=True)
+            shutil.copyfile(source, self.root / "logs" / f"{machine_id}.log")
+
+    def alive(self) -> set[str]:
+        """Machines whose VM runs, those being started, and VMs of ours that exist with
+        no run directory (left by an earlier deployer: reconciliation stops them)."""
+        n = len(self.prefix)
+        try:
+            running = {name[n:] for name in our_domains(prefix=self.prefix)}
+            defined = {name[n:] for name in our_domains(all_states=True, prefix=self.prefix)}
+            running |= {i for i in defined - running if not self.run_dir(i).is_dir()}
+        except ProviderError as exc:
+            log.warning("cannot list VMs, keeping the last answer: %s", exc)
+            running = self._last_alive
+        self._last_alive = running
+        with self._lock:
+            return running | self._starting
+
+    def alive_starting(self) -> set[str]:
+        """Ids of machines whose start is under way (waiting for a boot slot or booting)."""
+        with self._lock:
+            return set(self._starting)
+
+    def close(self) -> None:
+        """Stop the relays; take the VMs' network down if this provider made it and no VM is left."""
+        for relay in self._relays:
+            relay.close()
+        self._relays.clear()
+        self._prepared = None
+        if self._created_network:
+            try:
+                if not our_domains(all_states=True):  # anyone's: the network is shared
+                    virsh("net-destroy", self.network_name, check=False)
+            except ProviderError as exc:
+                log.warning("could not remove network %s: %s", self.network_name, exc)
+
+
+@contextmanager
+def vagrant_provider(*args: Any, **kwargs: Any):
+    """A provider that is closed on exit."""
+    provider = VagrantProvider(*args, **kwargs)
+    try:
+        yield provider
+    finally:
+        provider.close()

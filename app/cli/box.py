@@ -1,0 +1,72 @@
+"""``imgproc box``: the worker VM box for the Vagrant provider (build, check, remove).
+
+The provider builds the box itself when its first machine starts; this command
+does it ahead of time (and shows the builder's progress), so that the first
+scale-up costs only a boot. Both use the same cache: a second build is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import click
+
+from imgproc.cli.live import config_option
+from imgproc.cli.options import settings_from_flags
+from imgproc.core.errors import ImgprocError
+
+
+@click.group()
+def box() -> None:
+    """The worker VM box of the Vagrant provider."""
+
+
+@box.command()
+@config_option
+def build(config: Path | None) -> None:
+    """Set up this host for VMs, build imgproc's wheels and the box (cached), print the box."""
+    from imgproc.adapters.vagrant.box import ensure_host, source_root
+    from imgproc.adapters.vagrant.wheels import build_wheels
+
+    settings = settings_from_flags(config)
+    script = source_root() / "scripts" / "build-box.sh"
+    try:
+        ensure_host()
+        wheels = build_wheels(source_root(), Path(settings.provider.state_dir) / "vagrant" / "wheels")
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    done = subprocess.run([str(script), "--wheels", str(wheels)], stdout=subprocess.PIPE, text=True,
+                          check=False)  # the builder's progress goes straight to stderr
+    if done.returncode != 0:
+        raise click.ClickException(f"{script} failed with exit status {done.returncode}")
+    click.echo(done.stdout.strip().splitlines()[-1])
+
+
+@box.command()
+@config_option
+def check(config: Path | None) -> None:
+    """Exit 0 if the box for the current sources is built and registered, 1 if not."""
+    from imgproc.adapters.vagrant.box import source_root
+    from imgproc.adapters.vagrant.wheels import wheels_are_current
+
+    settings = settings_from_flags(config)
+    wheels = Path(settings.provider.state_dir) / "vagrant" / "wheels"
+    script = source_root() / "scripts" / "build-box.sh"
+    ready = wheels_are_current(source_root(), wheels) and subprocess.run(
+        [str(script), "--wheels", str(wheels), "--check"], check=False).returncode == 0
+    click.echo(json.dumps({"ready": ready}))
+    raise SystemExit(0 if ready else 1)
+
+
+@box.command()
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+def remove(yes: bool) -> None:
+    """Unregister every imgproc box and delete its files and build cache."""
+    from imgproc.adapters.vagrant.box import source_root
+
+    if not yes:
+        click.confirm("Remove every imgproc box, its kernel, initrd and build cache?", abort=True)
+    script = source_root() / "scripts" / "build-box.sh"
+    raise SystemExit(subprocess.run([str(script), "--remove"], check=False).returncode)

@@ -1,0 +1,70 @@
+# imgproc installed into its own virtual environment from a directory of wheels
+# (imgproc and every dependency), with the system user its services run as.
+class imgproc (
+  String $wheels_dir = $facts['imgproc_wheels_dir'].lest || { '/vagrant/wheels' },
+  String $venv = '/opt/imgproc/venv',
+  String $user = 'imgproc',
+  String $home = '/var/lib/imgproc',
+) {
+  package { ['python3', 'python3-venv']:
+    ensure => installed,
+  }
+
+  group { $user:
+    ensure => present,
+    system => true,
+  }
+
+  user { $user:
+    ensure     => present,
+    system     => true,
+    gid        => $user,
+    home       => $home,
+    managehome => false,
+    shell      => '/usr/sbin/nologin',
+    require    => Group[$user],
+  }
+
+  file { [$home, "${home}/output"]:
+    ensure  => directory,
+    owner   => $user,
+    group   => $user,
+    mode    => '0755',
+    require => User[$user],
+  }
+
+  file { ['/opt/imgproc', '/etc/imgproc']:
+    ensure => directory,
+    owner  => 'root',
+    group  => 'root',
+    mode   => '0755',
+  }
+
+  exec { 'imgproc-venv':
+    command => "/usr/bin/python3 -m venv ${venv}",
+    creates => "${venv}/bin/python",
+    require => [Package['python3-venv'], File['/opt/imgproc']],
+  }
+
+  # Every dependency from the wheels, unless the venv already holds exactly these (a box
+  # built with them lists them in .dependency-wheels). --no-index: the guest needs no
+  # network; --no-compile: byte-compiling costs minutes under emulation, and Python
+  # compiles what it imports.
+  $pip = "${venv}/bin/pip install --quiet --no-index --no-compile --find-links ${wheels_dir}"
+  $dependency_wheels = "ls ${wheels_dir} | grep '\\.whl\$' | grep -v '^imgproc-' | LC_ALL=C sort"
+
+  exec { 'imgproc-dependencies':
+    command  => "${pip} \$(${dependency_wheels} | sed 's|^|${wheels_dir}/|') && ${dependency_wheels} > ${venv}/.dependency-wheels",
+    unless   => "${dependency_wheels} | cmp -s - ${venv}/.dependency-wheels",
+    provider => shell,
+    timeout  => 1800,
+    require  => Exec['imgproc-venv'],
+  }
+
+  exec { 'imgproc-install':
+    command => "${pip} --no-deps imgproc",
+    creates => "${venv}/bin/imgproc",
+    timeout => 1800,
+    require => Exec['imgproc-dependencies'],
+  }
+}

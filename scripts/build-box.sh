@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Builds imgproc's worker box for vagrant-libvirt and registers it, cached by a
+# content hash: a second run with the same inputs only checks and prints.
+#
+# The box is a Debian bookworm root file system made with debootstrap from this
+# machine's own apt mirror, with Python 3 and venv, the Puppet agent, sshd with
+# Vagrant's insecure key for user vagrant (passwordless sudo), systemd-networkd
+# doing DHCP with ClientIdentifier=mac and an empty /etc/machine-id (so clones
+# never collide on leases). GRUB cannot be installed into the image here, so the
+# box boots by direct kernel boot: the guest's kernel and initrd are copied out
+# next to libvirt's images, readable by its QEMU user.
+#
+# Prints one JSON line on stdout: {"box", "kernel", "initrd", "cmd_line", "hash"};
+# the same is kept in $IMGPROC_BOX_DIR/box.json.
+#
+#   scripts/build-box.sh            # build if needed, print the box's description
+#   scripts/build-box.sh --wheels DIR
+#                                   # the same, with every wheel in DIR but imgproc's own
+#                                   # installed into /opt/imgproc/venv (natively, at build
+#                                   # time: under emulation a guest takes minutes for it);
+#                                   # the box then depends on those wheels' names
+#   scripts/build-box.sh --check    # exit 0 if the box is built and registered, 1 if not
+#   scripts/build-box.sh --remove   # unregister every imgproc box and delete its files
+set -euo pipefail
+
+SUITE=bookworm
+BOX_PREFIX=imgproc-bookworm
+BOX_DIR=${IMGPROC_BOX_DIR:-/var/lib/imgproc/box}
+IMAGES_DIR=${IMGPROC_BOX_IMAGES_DIR:-/var/lib/libvirt/images}
+IMAGE_SIZE=${IMGPROC_BOX_IMAGE_SIZE:-4G}
+POOL=default
+# What the guest needs: boot, network, ssh for Vagrant, Puppet, and Python for imgproc.
+PACKAGES=(linux-image-amd64 systemd-sysv udev dbus kmod iproute2 procps netbase
+          openssh-server sudo rsync ca-certificates
+          python3 python3-venv puppet)
+CMD_LINE="root=/dev/vda rw console=ttyS0 net.ifnames=1 quiet"
+
+log() { echo "[box] $*" >&2; }
+die() { log "$*"; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, mkfs and libvirt need it)"
+
+vagrant_key() {
+  local key
+  for key in /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub \
+             /usr/share/vagrant/keys/vagrant.pub /opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub; do
+    [ -f "$key" ] && { echo "$key"; return; }
+  done
+  die "Vagrant's insecure public key not found (is the vagrant package installed?)"
+}
+
+mirror() {  # this machine's own Debian mirror for $SUITE, from its apt configuration
+  local uri
+  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 2>/dev/null \
+        | awk -v s="$SUITE" '$2 == s && $3 == "deb" {print $1; exit}')
+  [ -n "$uri" ] || die "no apt source for $SUITE in this machine's apt configuration (run apt-get update)"
+  echo "$uri"
+}
+
+KEY=$(vagrant_key)
+MIRROR=$(mirror)
+BASE_HASH=$(echo "$SUITE" "${PACKAGES[*]}" "$MIRROR" | sha256sum | cut -c1-12)
+HASH=$( { cat "$0"; echo "${PACKAGES[*]}" "$MIRROR" "$CMD_LINE" "$IMAGE_SIZE"; cat "$KEY"; } \
+        | sha256sum | cut -c1-12)
+BOX="$BOX_PREFIX-$HASH"
+WORK="$BOX_DIR/$HASH"
+KERNEL="$IMAGES_DIR/$BOX-vmlinuz"
+INITRD="$IMAGES_DIR/$BOX-initrd.img"
+
+describe() {
+  printf '{"box": "%s", "kernel": "%s", "initrd": "%s", "cmd_line": "%s", "hash": "%s"}\n' \
+    "$BOX" "$KERNEL" "$INITRD" "$CMD_LINE" "$HASH"
+}
+
+box_store() { echo "${VAGRANT_HOME:-$HOME/.vagrant.d}/boxes/$BOX/0/libvirt"; }
+
+registered() {  # looks at Vagrant's box store directly: `vagrant box list` costs a second
+  [ -f "$(box_store)/metadata.json" ] && [ -r "$KERNEL" ] && [ -r "$INITRD" ]
+}
+
+volume_name() {  # the name vagrant-libvirt gives the box's image in the pool (box version 0)
+  echo "${BOX}_vagrant_box_image_0_$(stat -c %Y "$(box_store)/box.img")_box.img"
+}
+
+volume_ready() {  # uploaded completely (the marker is written after the upload)
+  [ "$(cat "$BOX_DIR/volume.ok" 2>/dev/null)" = "$(volume_name)" ] \
+    && virsh -c qemu:///system vol-info --pool "$POOL" "$(volume_name)" >/dev/null 2>&1
+}
+
+# vagrant-libvirt uploads a box's image into the pool on the first `vagrant up`, under a
+# lock that only holds within one Vagrant process: two machines started at once both see
+# the volume, and the second clones it half-written (its guest finds no file system).
+# Uploading it here, once, removes that race and a minute from the first boot.
+upload_volume() {
+  local name image
+  name=$(volume_name)
+  image="$(box_store)/box.img"
+  rm -f "$BOX_DIR/volume.ok"
+  virsh -c qemu:///system pool-refresh "$POOL" >/dev/null
+  virsh -c qemu:///system vol-delete --pool "$POOL" "$name" >/dev/null 2>&1 || true
+  log "uploading the box's image into libvirt's pool $POOL as $name"
+  virsh -c qemu:///system vol-create-as "$POOL" "$name" "$(stat -c %s "$image")" --format qcow2 >/dev/null
+  virsh -c qemu:///system vol-upload --pool "$POOL" "$name" "$image"
+  echo "$name" >"$BOX_DIR/volume.ok"
+}
+
+remove_box() {  # name: unregister it, delete its kernel, initrd and its volume in libvirt's pool
+  local name=$1 vol
+  vagrant box remove --force --all "$name" >/dev/null 2>&1 || true
+  rm -f "$IMAGES_DIR/$name-vmlinuz" "$IMAGES_DIR/$name-initrd.img"
+  virsh -c qemu:///system pool-refresh "$POOL" >/dev/null 2>&1 || true
+  for vol in $(virsh -c qemu:///system vol-list "$POOL" 2>/dev/null | awk -v n="${name}_vagrant_box_image" 'index($1, n) == 1 {print $1}'); do
+    virsh -c qemu:///system vol-delete --pool "$POOL" "$vol" >/dev/null 2>&1 || true
+  done
+}
+
+other_boxes() {
+  vagrant box list --machine-readable 2>/dev/null | awk -F, -v p="$BOX_PREFIX-" '$3 == "box-name" && index($4, p) == 1 {print $4}' \
+    | grep -vx "$BOX" || true
+}
+
+WHEELS=""
+if [ "${1:-}" = "--wheels" ]; then
+  WHEELS=$(readlink -f "${2:?--wheels needs a directory}")
+  shift 2
+  [ -d "$WHEELS" ] || die "no wheel directory $WHEELS"
+fi
+dependency_wheels() {  # every wheel but imgproc's own, sorted
+  [ -n "$WHEELS" ] || return 0
+  find "$WHEELS" -maxdepth 1 -name '*.whl' ! -name 'imgproc-*' -printf '%f\n' | LC_ALL=C sort
+}
+if [ -n "$WHEELS" ]; then
+  DEPS_HASH=$(dependency_wheels | sha256sum | cut -c1-8)
+  BOX="$BOX-$DEPS_HASH"
+  KERNEL="$IMAGES_DIR/$BOX-vmlinuz"
+  INITRD="$IMAGES_DIR/$BOX-initrd.img"
+  WORK="$BOX_DIR/$HASH-$DEPS_HASH"
+fi
+
+case "${1:-}" in
+  --check) registered && volume_ready; exit ;;
+  --remove)
+    for name in $(other_boxes) "$BOX"; do remove_box "$name"; done
+    rm -rf "$BOX_DIR"; exit 0 ;;
+  "") ;;
+  *) die "unknown option $1" ;;
+esac
+
+if registered; then
+  volume_ready || upload_volume
+  describe | tee "$BOX_DIR/box.json"
+  exit 0
+fi
+
+started=$SECONDS
+mkdir -p "$WORK" "$IMAGES_DIR"
+ROOT="$WORK/rootfs"
+
+# The debootstrap stage is cached on its own (by packages and mirror), so changing
+# the guest's configuration below costs seconds, not a download.
+BASE="$BOX_DIR/base-$BASE_HASH.tar"
+if [ ! -f "$BASE" ]; then
+  rm -rf "$ROOT"
+  log "debootstrap $SUITE from $MIRROR (a minute or two)"
+  debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+    "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log: $WORK/debootstrap.log)"; }
+  chroot "$ROOT" apt-get clean
+  tar -C "$ROOT" --numeric-owner -cf "$BASE.tmp" .
+  mv "$BASE.tmp" "$BASE"
+else
+  rm -rf "$ROOT"
+  mkdir -p "$ROOT"
+  tar -C "$ROOT" --numeric-owner -xf "$BASE"
+fi
+for old in "$BOX_DIR"/*; do  # earlier builds' leftovers
+  case "$old" in "$WORK"|"$BASE"|"$BOX_DIR/box.json"|"$BOX_DIR/volume.ok") ;; *) rm -rf "$old" ;; esac
+done
+
+log "configuring the guest"
+echo "imgproc-box" >"$ROOT/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\timgproc-box\n' >"$ROOT/etc/hosts"
+echo "/dev/vda / ext4 defaults,noatime 0 1" >"$ROOT/etc/fstab"
+: >"$ROOT/etc/machine-id"            # empty: each clone makes its own on first boot
+rm -f "$ROOT/var/lib/dbus/machine-id"
+
+mkdir -p "$ROOT/etc/systemd/network"
+cat >"$ROOT/etc/systemd/network/80-dhcp.network" <<'EOF'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+ClientIdentifier=mac
+EOF
+chroot "$ROOT" systemctl enable systemd-networkd.service >/dev/null 2>&1
+# Nothing in the guest needs names from outside; boot must not wait for a network it may not get.
+chroot "$ROOT" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+# The Puppet agent would look for a server called "puppet"; Vagrant runs `puppet apply` instead.
+chroot "$ROOT" systemctl disable puppet.service >/dev/null 2>&1 || true
+chroot "$ROOT" systemctl mask puppet.service >/dev/null 2>&1 || true
+# Boot-time chores that cost seconds under emulation and do nothing for a short-lived worker.
+for unit in e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer man-db.timer; do
+  chroot "$ROOT" systemctl mask "$unit" >/dev/null 2>&1 || true
+done
+
+# sshd: host keys made on each clone's first boot, no DNS lookups of clients.
+rm -f "$ROOT"/etc/ssh/ssh_host_*
+mkdir -p "$ROOT/etc/systemd/system/ssh.service.d"
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+  >"$ROOT/etc/systemd/system/ssh.service.d/host-keys.conf"
+echo "UseDNS no" >"$ROOT/etc/ssh/sshd_config.d/imgproc.conf"
+
+# User vagrant: Vagrant's insecure key, passwordless sudo.
+chroot "$ROOT" id vagrant >/dev/null 2>&1 || chroot "$ROOT" useradd -m -s /bin/bash vagrant
+install -d -m 700 -o 0 -g 0 "$ROOT/home/vagrant/.ssh"
+install -m 600 "$KEY" "$ROOT/home/vagrant/.ssh/authorized_keys"
+chroot "$ROOT" chown -R vagrant:vagrant /home/vagrant/.ssh
+echo "vagrant ALL=(ALL) NOPASSWD: ALL" >"$ROOT/etc/sudoers.d/vagrant"
+chmod 440 "$ROOT/etc/sudoers.d/vagrant"
+echo "root:vagrant" | chroot "$ROOT" chpasswd
+
+# Facter: no cloud metadata lookups (they would leave the VMs' network) and none of the slow
+# groups Puppet's worker manifest does not use.
+mkdir -p "$ROOT/etc/facter" "$ROOT/etc/puppetlabs/facter"
+cat >"$ROOT/etc/facter/facter.conf" <<'EOF'
+facts : {
+  blocklist : [ "EC2", "GCE", "Xen", "AIX NIM type", "augeas", "desktop management interface",
+                "disks", "file system", "hypervisors", "ssh", "virtualization", "fips",
+                "ldom", "Solaris zone", "ZFS", "ZFS storage pool", "system profiler" ]
+}
+EOF
+cp "$ROOT/etc/facter/facter.conf" "$ROOT/etc/puppetlabs/facter/facter.conf"
+
+if [ -n "$WHEELS" ]; then
+  log "imgproc's dependencies into /opt/imgproc/venv"
+  mkdir -p "$ROOT/opt/imgproc" "$ROOT/tmp/wheels"
+  cp "$WHEELS"/*.whl "$ROOT/tmp/wheels/"
+  chroot "$ROOT" python3 -m venv /opt/imgproc/venv
+  # shellcheck disable=SC2046
+  chroot "$ROOT" /opt/imgproc/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels \
+    $(dependency_wheels | sed 's|^|/tmp/wheels/|') >&2
+  # Which wheels are installed, in the form Puppet's imgproc class compares with the uploaded
+  # wheels: when they match, a worker installs only imgproc's own wheel (--no-deps).
+  dependency_wheels >"$ROOT/opt/imgproc/venv/.dependency-wheels"
+  rm -rf "$ROOT/tmp/wheels"
+fi
+
+chroot "$ROOT" apt-get clean
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/tmp/* "$ROOT"/var/log/*.log
+
+log "kernel and initrd out of the image (direct kernel boot)"
+install -m 644 "$(readlink -f "$ROOT/vmlinuz")" "$KERNEL"
+install -m 644 "$(readlink -f "$ROOT/initrd.img")" "$INITRD"
+
+log "ext4 image, qcow2, box"
+rm -f "$WORK/root.ext4" "$WORK/box.img"
+mkfs.ext4 -q -F -L root -d "$ROOT" "$WORK/root.ext4" "$IMAGE_SIZE" >&2
+qemu-img convert -f raw -O qcow2 "$WORK/root.ext4" "$WORK/box.img"
+rm -rf "$WORK/root.ext4" "$ROOT"
+size_gb=$(( ($(numfmt --from=iec "$IMAGE_SIZE") + 1073741823) / 1073741824 ))
+printf '{"provider": "libvirt", "format": "qcow2", "virtual_size": %d, "imgproc_hash": "%s"}\n' \
+  "$size_gb" "$HASH" >"$WORK/metadata.json"
+cat >"$WORK/Vagrantfile" <<EOF
+# Defaults of the imgproc box: direct kernel boot, software emulation.
+Vagrant.configure("2") do |config|
+  config.vm.provider :libvirt do |libvirt|
+    libvirt.driver = "qemu"
+    libvirt.kernel = "$KERNEL"
+    libvirt.initrd = "$INITRD"
+    libvirt.cmd_line = "$CMD_LINE"
+  end
+end
+EOF
+tar -C "$WORK" -cf "$WORK/$BOX.box" metadata.json Vagrantfile box.img
+rm -f "$WORK/box.img"
+
+for name in $(other_boxes); do
+  log "removing the older box $name"
+  remove_box "$name"
+done
+for file in "$IMAGES_DIR/$BOX_PREFIX"-*-vmlinuz "$IMAGES_DIR/$BOX_PREFIX"-*-initrd.img; do
+  case "$file" in "$KERNEL"|"$INITRD") ;; *) rm -f "$file" ;; esac  # left by an interrupted build
+done
+log "vagrant box add $BOX"
+vagrant box add --force --name "$BOX" "$WORK/$BOX.box" >/dev/null
+rm -f "$WORK/$BOX.box"
+upload_volume
+log "box $BOX built in $((SECONDS - started)) s"
+describe | tee "$BOX_DIR/box.json"

@@ -1,0 +1,296 @@
+"""End to end on real VMs: a live replay whose machines are Vagrant VMs.
+
+A short trace is replayed with ``imgproc-tui --replay TRACE --backend live
+--provider vagrant`` and a policy that keeps two workers: two VMs boot (software
+emulation here, a few minutes), Puppet provisions them, their workers register in
+ZooKeeper and take jobs from the host's RabbitMQ; every job completes, the workers
+that did them have guest addresses, and the teardown drains and destroys both VMs.
+Afterwards libvirt and Vagrant show nothing of ours. The boot-timeout test makes
+a VM that cannot come up in time and checks it is destroyed and recorded failed.
+
+The set-up is the test's own: scripts/ensure-vagrant.sh (packages, libvirt, /dev/kvm
+permissions) and the box (built once, cached). RabbitMQ and ZooKeeper are the test
+command's (scripts/ensure-services.sh). Figures go to $IMGPROC_VAGRANT_FIGURES (default
+.imgproc/vagrant-figures.json) and are printed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.vagrant,
+    pytest.mark.skipif(os.geteuid() != 0, reason="VMs need root here (libvirt's system instance)"),
+    pytest.mark.skipif(sys.platform != "linux", reason="libvirt/QEMU on Linux only"),
+]
+NETWORK = ipaddress.ip_network("192.168.121.0/24")  # vagrant-libvirt's management network
+
+
+STATE_DIR = ROOT / ".imgproc" / "vagrant-e2e"  # kept between runs: wheels are cached there
+
+
+@pytest.fixture(scope="module")
+def host_ready():
+    """This host set up for VMs and the box built (`imgproc box build`; cached)."""
+    done = subprocess.run([str(ROOT / "scripts" / "ensure-vagrant.sh")], capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr
+    imgproc = str(Path(sys.executable).parent / "imgproc")
+    env = {**os.environ, "IMGPROC_PROVIDER__STATE_DIR": str(STATE_DIR)}
+    cached = subprocess.run([imgproc, "box", "check"], env=env, capture_output=True, timeout=300,
+                            check=False).returncode == 0
+    started = time.time()
+    done = subprocess.run([imgproc, "box", "build"], env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    _record_figures({f"box_build_{'cached' if cached else 'cold'}_s": round(time.time() - started, 1)})
+
+
+def _ours_left(state_dir: Path) -> dict[str, str]:
+    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                             capture_output=True, text=True, timeout=60, check=False).stdout
+    status = subprocess.run(["vagrant", "global-status", "--prune"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1"}, check=False).stdout
+    return {
+        "domains": "\n".join(d for d in domains.split() if d.startswith("imgproc_")),
+        "vagrant": "\n".join(line for line in status.splitlines() if str(state_dir) in line),
+        "run_dirs": "\n".join(str(p) for p in (state_dir / "vagrant").glob("worker-*")),
+    }
+
+
+def _network_exists(name: str = "vagrant-libvirt") -> bool:
+    return subprocess.run(["virsh", "-c", "qemu:///system", "net-info", name], capture_output=True,
+                          timeout=60, check=False).returncode == 0
+
+
+def _record_figures(figures: dict) -> None:
+    path = Path(os.environ.get("IMGPROC_VAGRANT_FIGURES", ROOT / ".imgproc" / "vagrant-figures.json"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known.update(figures)
+    path.write_text(json.dumps(known, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+def _remove_run(zk_hosts: str, root: str, queues: list[str], exchange: str) -> None:
+    """Leave nothing of the run in ZooKeeper or RabbitMQ (the replay keeps its tree's root)."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=zk_hosts)
+    client.start(timeout=10)
+    try:
+        if client.exists(root):
+            client.delete(root, recursive=True)
+    finally:
+        client.stop()
+        client.close()
+    import pika
+
+    from imgproc.adapters.rabbit.settings import RabbitSettings
+
+    url = os.environ.get("IMGPROC_RABBIT__URL", RabbitSettings().url)
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for queue in queues:
+            channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+    finally:
+        connection.close()
+
+
+class _Watch(threading.Thread):
+    """Polls the registry every second: each machine's address, state, first job seen."""
+
+    def __init__(self, zk_hosts: str, root: str) -> None:
+        super().__init__(daemon=True)
+        from imgproc.adapters.zk.client import connect
+        from imgproc.adapters.zk.registry import ZkMachineRegistry
+        from imgproc.adapters.zk.settings import ZkSettings
+
+        self.client = connect(ZkSettings(hosts=zk_hosts, root=root))
+        self.registry = ZkMachineRegistry(self.client, root)
+        self.seen: dict[str, dict] = {}
+        self.memory_mib: dict[str, float] = {}
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(1.0):
+            try:
+                machines = self.registry.all_machines()
+            except Exception:  # noqa: BLE001, S112 - a missed sample is harmless
+                continue
+            now = time.time()
+            self._sample_memory()
+            for m in machines:
+                seen = self.seen.setdefault(m.id, {"requested_at": m.requested_at, "states": []})
+                if not seen["states"] or seen["states"][-1] != m.state.value:
+                    seen["states"].append(m.state.value)
+                if m.address:
+                    seen["address"] = m.address
+                seen["jobs_done"] = max(seen.get("jobs_done", 0), m.jobs_done)
+                if (m.current_job or m.jobs_done) and "first_job_at" not in seen:
+                    seen["first_job_at"] = now
+                if m.state.value == "running" and "running_at" not in seen:
+                    seen["running_at"] = now
+                if m.reason:
+                    seen["reason"] = m.reason
+
+    def _sample_memory(self) -> None:
+        """The largest resident size seen of each of our VMs' QEMU process, MiB."""
+        import psutil
+
+        for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
+            cmdline = " ".join(proc.info.get("cmdline") or [])
+            if (proc.info.get("name") or "").startswith("qemu-system") and "guest=imgproc_" in cmdline:
+                name = cmdline.split("guest=", 1)[1].split(",", 1)[0]
+                rss = (proc.info["memory_info"].rss if proc.info.get("memory_info") else 0) / 2**20
+                self.memory_mib[name] = max(self.memory_mib.get(name, 0.0), round(rss))
+
+    def close(self) -> None:
+        self.halt.set()
+        self.join(5)
+        self.client.stop()
+        self.client.close()
+
+
+def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    subprocess.run([sys.executable, "-m", "imgproc.cli", "workload", "generate", "--shape", "normal",
+                    "--duration", "40", "--rate", "1", "--service-mean", "3", "--seed", "7",
+                    "--name", "vm", "--out", str(trace)], check=True, capture_output=True, timeout=120)
+    jobs = sum(1 for line in trace.read_text().splitlines() if line.strip().startswith("{"))
+    run = uuid.uuid4().hex[:6]
+    state_dir = STATE_DIR
+    root = f"/imgproc-vagrant-{run}"
+    env = {**os.environ,
+           "IMGPROC_ZK__ROOT": root,
+           "IMGPROC_RABBIT__JOBS_QUEUE": f"vm{run}-upload-picture",
+           "IMGPROC_RABBIT__DEAD_LETTER_QUEUE": f"vm{run}-upload-picture.dead",
+           "IMGPROC_RABBIT__RESULTS_EXCHANGE": f"vm{run}-imgproc.results",
+           "IMGPROC_RABBIT__DEPLOYER_QUEUE": f"vm{run}-deployer",
+           "IMGPROC_RABBIT__CALLBACK_QUEUE": f"vm{run}-deployer_callback",
+           "IMGPROC_PROVIDER__STATE_DIR": str(state_dir),
+           "IMGPROC_PROVIDER__BOOT_TIMEOUT_S": "900",
+           "IMGPROC_PROVIDER__DRAIN_TIMEOUT_S": "60",
+           "IMGPROC_PROVIDER__MAX_BOOTING": "2"}
+    network_before = _network_exists()
+    watch = _Watch(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root)
+    watch.start()
+    started = time.time()
+    try:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "imgproc-tui"), "--replay", str(trace), "--backend", "live",
+             "--provider", "vagrant", "--policy", "constantsize", "--param", "size=2",
+             "--param", "max_starting=2", "--json"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1500, check=False)
+    finally:
+        watch.close()
+        _remove_run(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root,
+                    [v for k, v in env.items() if k.startswith("IMGPROC_RABBIT__") and k.endswith("QUEUE")],
+                    env["IMGPROC_RABBIT__RESULTS_EXCHANGE"])
+    elapsed = time.time() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    assert summary["backend"] == "live"
+    assert summary.get("jobs_completed", summary.get("completed")) == jobs, summary
+
+    workers = {mid: seen for mid, seen in watch.seen.items() if seen.get("jobs_done")}
+    assert len(watch.seen) >= 2, watch.seen
+    assert len(workers) == 2, watch.seen  # both VMs took jobs
+    for mid, seen in workers.items():
+        assert ipaddress.ip_address(seen["address"]) in NETWORK, (mid, seen)
+        assert "running" in seen["states"], (mid, seen)
+    assert sum(seen["jobs_done"] for seen in workers.values()) == jobs
+
+    left = _ours_left(state_dir)
+    assert left == {"domains": "", "vagrant": "", "run_dirs": ""}, left
+    if not network_before and _network_exists():  # the provider made it for this run
+        subprocess.run(["virsh", "-c", "qemu:///system", "net-destroy", "vagrant-libvirt"],
+                       capture_output=True, timeout=60, check=False)
+
+    figures = {
+        "e2e_replay_s": round(elapsed, 1),
+        "scale_up_to_first_job_s": sorted(round(s["first_job_at"] - s["requested_at"], 1)
+                                          for s in workers.values()),
+        "scale_up_to_running_s": sorted(round(s["running_at"] - s["requested_at"], 1)
+                                        for s in workers.values() if "running_at" in s),
+        "qemu_rss_mib_per_vm": watch.memory_mib,
+    }
+    timings_file = state_dir / "vagrant" / "timings.jsonl"
+    if timings_file.is_file():
+        figures["provider_timings"] = [t for t in map(json.loads, timings_file.read_text().splitlines())
+                                       if t["machine_id"] in workers and t["at"] >= started]
+    _record_figures(figures)
+
+
+def test_a_vm_that_does_not_boot_in_time_is_destroyed_marked_failed_and_replaced(host_ready):
+    """The real deployer logic and the real scaler, over in-memory queues and registry; only
+    the VM is real. Its `vagrant up` is given 20 s, which no VM here boots in."""
+    from imgproc.adapters.memory.broker import MemoryBroker
+    from imgproc.adapters.memory.registry import MemoryMachineRegistry
+    from imgproc.adapters.vagrant import VagrantProvider
+    from imgproc.core.deployer import Deployer
+    from imgproc.core.fleet import CommandedFleet
+    from imgproc.core.machines import MachineState
+    from imgproc.core.messages import DeployerCommand
+    from imgproc.core.observation import QueueStats
+    from imgproc.core.policies import build_policy
+    from imgproc.core.scaler import Scaler
+
+    class Clock:
+        def now(self) -> float:
+            return time.time()
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    class EmptyQueue:
+        def stats(self) -> QueueStats:
+            return QueueStats(ready=0, in_flight=0, published=0, completed=0)
+
+    state_dir = STATE_DIR
+    provider = VagrantProvider(state_dir, {"zk": {"root": "/imgproc-vagrant-timeout"}},
+                               up_timeout_s=20, max_booting=1)
+    registry, bus = MemoryMachineRegistry(), MemoryBroker().command_bus()
+    reports = []
+    deployer = Deployer(registry, provider, Clock(), boot_timeout_s=20, report=reports.append)
+    fleet = CommandedFleet(registry, bus, Clock(), new_id=lambda: f"worker-t{uuid.uuid4().hex[:6]}")
+    scaler = Scaler(build_policy("constantsize", {"size": 1}), EmptyQueue(), registry, fleet, Clock())
+
+    def deployer_takes_its_command() -> str:
+        delivery = bus.next_command(5)
+        command = DeployerCommand.decode(delivery.body)
+        delivery.ack()
+        deployer.handle(command)
+        return command.machine_id
+
+    try:
+        first = scaler.run_once().started
+        started = time.time()
+        failed = deployer_takes_its_command()
+        elapsed = time.time() - started
+        second = scaler.run_once().started
+    finally:
+        provider.close()
+    assert first == [failed]
+    states = [m.state for m in reports]
+    assert states == [MachineState.BOOTING, MachineState.FAILED, MachineState.DESTROYED], reports
+    assert "took more than 20 s" in (reports[-1].reason or ""), reports[-1]
+    assert failed not in provider.alive()
+    assert len(second) == 1 and second != first  # the scaler asked for a replacement
+    assert registry.get(second[0]).state is MachineState.PREPARING
+    left = _ours_left(state_dir)
+    assert left == {"domains": "", "vagrant": "", "run_dirs": ""}, left
+    _record_figures({"boot_timeout_fail_and_destroy_s": round(elapsed, 1)})

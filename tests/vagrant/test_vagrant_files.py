@@ -1,0 +1,163 @@
+"""The Vagrantfiles and the Puppet code are valid for the real tools: `vagrant validate`
+on each Vagrantfile (the worker's as the provider renders it), `puppet parser validate`
+and `puppet epp validate` on every file, and `puppet apply --noop` compiles both nodes.
+
+The tools come from scripts/ensure-vagrant.sh, which the test command runs; without them
+these tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from imgproc.adapters.vagrant import BoxInfo, VagrantProvider
+
+ROOT = Path(__file__).resolve().parents[2]
+PUPPET = ROOT / "puppet"
+HOST_ONLY_ERRORS = (
+    "Provider systemd is not functional on this host",  # no systemd on the test host
+    "/proc/1/environ",                                   # facter in a sandbox
+)
+
+
+def _vagrant_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAGRANT_")}
+    env.update(VAGRANT_CHECKPOINT_DISABLE="1", VAGRANT_NO_COLOR="1", VAGRANT_DEFAULT_PROVIDER="libvirt")
+    return env
+
+
+def _validate(directory: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["vagrant", "validate"], cwd=directory, env=_vagrant_env(tmp_path),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _render_worker(tmp_path: Path) -> Path:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    provider = VagrantProvider(tmp_path / "state", {"zk": {"root": "/t"}}, source_dir=ROOT,
+                               memory_mb=768, cpus=2, drain_timeout_s=45, up_timeout_s=420)
+    box = BoxInfo("imgproc-bookworm-test", "/var/lib/libvirt/images/k", "/var/lib/libvirt/images/i",
+                  "root=/dev/vda rw console=ttyS0")
+    return provider.render("worker003", box, wheels, 'IMGPROC_POLICY="slo"\n')
+
+
+def test_the_rendered_run_directory_has_everything_the_guest_needs(tmp_path):
+    run = _render_worker(tmp_path)
+    names = {p.name for p in run.iterdir()}
+    assert {"Vagrantfile", "machine.json", "imgproc.env", "wheels", "puppet"} <= names
+    machine = json.loads((run / "machine.json").read_text())
+    assert machine["fqdn"] == "worker003"
+    assert (machine["memory_mb"], machine["cpus"], machine["type"]) == (768, 2, "worker")
+    assert machine["box"] == "imgproc-bookworm-test"
+    assert machine["libvirt"]["kernel"] == "/var/lib/libvirt/images/k"
+    assert (machine["boot_timeout_s"], machine["drain_timeout_s"]) == (420, 45)
+    assert (run / "puppet" / "manifests" / "worker.pp").is_file()
+
+
+def test_vagrant_validates_the_rendered_worker_vagrantfile(tmp_path):
+    run = _render_worker(tmp_path)
+    done = _validate(run, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validated successfully" in done.stdout
+
+
+def test_vagrant_validates_the_master_vagrantfile(tmp_path):
+    master = tmp_path / "master"
+    shutil.copytree(ROOT / "vagrant" / "master", master, ignore=shutil.ignore_patterns(".vagrant"))
+    done = subprocess.run(["vagrant", "validate"], cwd=master,
+                          env={**_vagrant_env(tmp_path), "IMGPROC_BOX": "imgproc-bookworm-test",
+                               "IMGPROC_SOURCE": str(ROOT), "IMGPROC_RABBIT_PASSWORD": "test"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validated successfully" in done.stdout
+
+
+def test_vagrant_rejects_a_broken_worker_vagrantfile(tmp_path):
+    """The validation is real: a misspelt provider option fails it."""
+    run = _render_worker(tmp_path)
+    text = (run / "Vagrantfile").read_text().replace("libvirt.memory =", "libvirt.memroy =")
+    (run / "Vagrantfile").write_text(text)
+    assert _validate(run, tmp_path).returncode != 0
+
+
+PUPPET_FILES = sorted(PUPPET.rglob("*.pp"))
+
+
+def test_there_is_puppet_code_for_both_nodes():
+    names = {p.relative_to(PUPPET).as_posix() for p in PUPPET_FILES}
+    assert {"manifests/worker.pp", "manifests/master.pp", "modules/imgproc/manifests/init.pp",
+            "modules/imgproc/manifests/worker.pp", "modules/imgproc/manifests/master.pp"} <= names
+
+
+def test_puppet_parser_validates_every_manifest():
+    done = subprocess.run(["puppet", "parser", "validate", *map(str, PUPPET_FILES)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_puppet_validates_every_template():
+    templates = sorted(PUPPET.rglob("*.epp"))
+    assert templates
+    done = subprocess.run(["puppet", "epp", "validate", *map(str, templates)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_worker_unit_restarts_on_failure_and_drains_on_stop():
+    params = ("{description => 'imgproc worker w1', exec_start => '/opt/imgproc/venv/bin/imgproc "
+              "worker --machine-id w1', env_file => '/etc/imgproc/worker.env', user => 'imgproc', "
+              "home => '/var/lib/imgproc', stop_timeout_s => 45, after => []}")
+    done = subprocess.run(["puppet", "epp", "render", "--values", params,
+                           str(PUPPET / "modules/imgproc/templates/imgproc.service.epp")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    unit = done.stdout
+    assert "ExecStart=/opt/imgproc/venv/bin/imgproc worker --machine-id w1" in unit
+    assert "Restart=on-failure" in unit
+    assert "EnvironmentFile=/etc/imgproc/worker.env" in unit
+    assert "KillSignal=SIGTERM" in unit and "TimeoutStopSec=45" in unit
+
+
+def _noop(manifest: str, facts: dict[str, str], tmp_path: Path) -> str:
+    env = {**os.environ, **{f"FACTER_{k}": v for k, v in facts.items()}}
+    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
+                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
+                           f"--confdir={tmp_path / 'conf'}", f"--logdir={tmp_path / 'log'}",
+                           f"--rundir={tmp_path / 'run'}", str(PUPPET / "manifests" / manifest)],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert "Compiled catalog" in output, output
+    errors = [line for line in output.splitlines()
+              if "Error" in line and not any(known in line for known in HOST_ONLY_ERRORS)]
+    assert errors == [], output
+    return output
+
+
+def test_puppet_compiles_the_worker_node(tmp_path):
+    env_file = tmp_path / "imgproc.env"
+    env_file.write_text('IMGPROC_POLICY="slo"\n')
+    (tmp_path / "wheels").mkdir()
+    output = _noop("worker.pp", {"imgproc_machine_id": "worker003", "imgproc_env_file": str(env_file),
+                                 "imgproc_wheels_dir": str(tmp_path / "wheels"),
+                                 "imgproc_drain_timeout_s": "45"}, tmp_path)
+    assert "Service[imgproc-worker]" in output
+    assert "File[/etc/systemd/system/imgproc-worker.service]" in output
+
+
+def test_puppet_compiles_the_master_node(tmp_path):
+    output = _noop("master.pp", {"imgproc_rabbit_password": "secret",
+                                 "imgproc_wheels_dir": str(tmp_path)}, tmp_path)
+    for service in ("imgproc-deployer", "imgproc-scaler"):
+        assert f"File[/etc/systemd/system/{service}.service]" in output
+
+
+def test_the_master_refuses_to_compile_without_a_broker_password(tmp_path):
+    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
+                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
+                           f"--confdir={tmp_path / 'conf'}", str(PUPPET / "manifests" / "master.pp")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert "imgproc_rabbit_password" in done.stdout + done.stderr
