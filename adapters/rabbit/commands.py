@@ -17,11 +17,15 @@ from imgproc.core.messages import DeployerCommand, StateReport
 class RabbitCommandBus:
     """Commands for the deployer and its reports (a :class:`~imgproc.core.ports.CommandBus`)."""
 
-    def __init__(self, settings: RabbitSettings, role: str = "command-bus") -> None:
+    def __init__(self, settings: RabbitSettings, role: str = "command-bus",
+                 command_prefetch: int = 1) -> None:
+        """``command_prefetch``: commands handed out before the first is acknowledged
+        (a deployer carrying out several at once)."""
         self._settings = settings
         self._link = RabbitLink(settings, role, [enable_confirms])
         dead = settings.dead_letter_queue
-        self._commands = QueueConsumer(self._link, lambda: settings.deployer_queue, 1, dead)
+        self._commands = QueueConsumer(self._link, lambda: settings.deployer_queue,
+                                       command_prefetch, dead)
         self._reports = QueueConsumer(self._link, lambda: settings.callback_queue, 1, dead)
         self._link.run("declaring the topology", lambda _ch: None)
 

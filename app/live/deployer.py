@@ -3,8 +3,10 @@
 It reconciles on start (stops unrecorded workers, finishes interrupted
 teardowns, fails records whose machine is gone), checks every second that
 live machines still exist, and publishes each state change on the callback
-queue. pika is not thread-safe, so only the main thread touches the broker:
-teardowns run in threads and hand their reports back through a queue.
+queue. Commands are carried out on threads (a VM's start takes minutes) and
+acknowledged once done, so none is lost to a deployer killed halfway. pika is
+not thread-safe, so only the main thread touches the broker: the threads hand
+their reports and acknowledgements back through queues.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from imgproc.adapters.local_provider import LocalProvider
@@ -26,10 +29,12 @@ from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.core.deployer import Deployer, Provider
 from imgproc.core.machines import Machine
 from imgproc.core.messages import BadMessage, DeployerCommand, StateReport
+from imgproc.core.ports import Delivery
 from imgproc.settings import Settings
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 1.0
+MACHINE_THREADS = 32  # commands carried out at once (a VM's start takes minutes)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -71,7 +76,24 @@ class _Reports:
                                              at=m.state_since, address=m.address, reason=m.reason))
 
 
-def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExecutor) -> None:
+class _Acks:
+    """Deliveries of commands carried out on a thread, acknowledged from the main one. A
+    command is acknowledged only once it is done, so a deployer killed halfway through a
+    provision gets the command again when it restarts (pika is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.done: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+
+    def when_done(self, delivery: Delivery) -> Callable[[Future], None]:
+        return lambda _future: self.done.put(delivery)
+
+    def flush(self) -> None:
+        while not self.done.empty():
+            self.done.get().ack()
+
+
+def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExecutor,
+                  acks: _Acks) -> None:
     delivery = bus.next_command(0.2)
     if delivery is None:
         return
@@ -83,9 +105,9 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
     log.info("%s %s", command.command, command.machine_id)
     # Both run off the main thread: a VM takes minutes to boot, and the main thread must
     # keep serving the broker (heartbeats), the checks and the other commands meanwhile.
-    pool.submit(deployer.handle, command).add_done_callback(
-        lambda done: _log_failure(done, command))
-    delivery.ack()
+    future = pool.submit(deployer.handle, command)
+    future.add_done_callback(lambda done: _log_failure(done, command))
+    future.add_done_callback(acks.when_done(delivery))
 
 
 def _log_failure(done: Future, command: DeployerCommand) -> None:
@@ -99,7 +121,7 @@ def _log_failure(done: Future, command: DeployerCommand) -> None:
 def run_deployer(settings: Settings, stop: threading.Event) -> int:
     clock = SystemClock(stop)
     client = connect(settings.zk)
-    bus = RabbitCommandBus(settings.rabbit, role="deployer")
+    bus = RabbitCommandBus(settings.rabbit, role="deployer", command_prefetch=MACHINE_THREADS)
     reports = _Reports(bus)
     provider = make_provider(settings)
     deployer = Deployer(ZkMachineRegistry(client, settings.zk.root), provider, clock,
@@ -107,17 +129,20 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
     orphans, resumed, failed = deployer.reconcile()
     log.info("deployer up (%s, %s); reconciled: stopped %s, finished %s, failed %s",
              settings.rabbit.safe_url, settings.zk.hosts, orphans, resumed, failed)
-    pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="machine")
+    pool = ThreadPoolExecutor(max_workers=MACHINE_THREADS, thread_name_prefix="machine")
+    acks = _Acks()
     next_check = 0.0
     try:
         while not stop.is_set():
-            _take_command(bus, deployer, pool)
+            _take_command(bus, deployer, pool, acks)
+            acks.flush()
             if time.monotonic() >= next_check:
                 deployer.check()
                 next_check = time.monotonic() + CHECK_EVERY_S
             reports.flush()
     finally:
         pool.shutdown(wait=True)
+        acks.flush()
         close = getattr(provider, "close", None)
         if close is not None:
             close()
