@@ -13,12 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.adapters.zk.settings import ZkSettings
-from imgproc.core.errors import ConfigurationError
-from imgproc.core.scaler import ScalerLimits
-from imgproc.core.sim.simulator import SimSettings
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,11 +21,27 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.zk.settings import ZkSettings
+from imgproc.core.errors import ConfigurationError
+from imgproc.core.scaler import ScalerLimits
+from imgproc.core.sim.simulator import SimSettings
+
+VAGRANT_BOOT_TIMEOUT_S = 900.0  # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
+
 
 class ProviderSettings(BaseModel):
     """How the deployer makes machines."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vagrant_boots_slowly(cls, data: Any) -> Any:
+        """VMs get a longer boot timeout unless one is given."""
+        if isinstance(data, dict) and data.get("kind") == "vagrant" and data.get("boot_timeout_s") is None:
+            return {**data, "boot_timeout_s": VAGRANT_BOOT_TIMEOUT_S}
+        return data
 
     kind: Literal["local", "vagrant"] = Field(
         default="local", description="local worker processes, or VMs through Vagrant")

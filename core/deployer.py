@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from imgproc.core.clock import Clock
@@ -43,17 +45,24 @@ class Provider(Protocol):
 
 
 class Deployer:
-    """Carries out commands and keeps the registry true to what the provider runs."""
+    """Carries out commands and keeps the registry true to what the provider runs.
+
+    Commands may be carried out on several threads at once (a VM takes minutes to
+    start). ``background`` runs the slow part of failing a machine (stopping it)
+    off the caller's thread; by default it runs inline.
+    """
 
     def __init__(self, registry: MachineRegistry, provider: Provider, clock: Clock,
                  boot_timeout_s: float = 300.0,
-                 report: Callable[[Machine], None] | None = None) -> None:
+                 report: Callable[[Machine], None] | None = None,
+                 background: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.registry = registry
         self.provider = provider
         self.clock = clock
         self.boot_timeout_s = boot_timeout_s
         self.report = report or (lambda machine: None)
-        self._in_hand: set[str] = set()
+        self.background = background or (lambda work: work())
+        self._in_hand: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def handle(self, command: DeployerCommand) -> None:
@@ -65,53 +74,70 @@ class Deployer:
         except (UnknownMachine, IllegalTransition) as exc:
             log.warning("ignoring %s of %s: %s", command.command, command.machine_id, exc)
 
+    @contextmanager
+    def _handling(self, machine_id: str) -> Iterator[None]:
+        """While a command works on a machine, checks leave it alone (counted: two
+        commands for one machine may overlap)."""
+        with self._lock:
+            self._in_hand[machine_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_hand[machine_id] -= 1
+                if not self._in_hand[machine_id]:
+                    del self._in_hand[machine_id]
+
     def _move(self, machine_id: str, state: S, reason: str | None = None) -> Machine:
         machine = self.registry.transition(machine_id, state, self.clock.now(), reason)
         self.report(machine)
         return machine
 
+    def _going(self, machine_id: str) -> bool:
+        return self.registry.get(machine_id).state in (S.DESTROYING, S.DESTROYED)
+
     def provision(self, machine_id: str) -> None:
-        with self._lock:
-            self._in_hand.add(machine_id)
-        try:
+        with self._handling(machine_id):
             self._move(machine_id, S.BOOTING)
             try:
                 address = self.provider.start(machine_id)
             except ImgprocError as exc:
-                if self.registry.get(machine_id).state in (S.DESTROYING, S.DESTROYED):
+                if self._going(machine_id):
                     log.info("machine %s was destroyed while it started: %s", machine_id, exc)
                     return
                 self._fail(machine_id, f"could not start: {exc}")
                 return
+            if self._going(machine_id):  # destroyed while it started: what started must go
+                log.info("machine %s was destroyed while it started; stopping it", machine_id)
+                self.provider.stop(machine_id)
+                return
             if address:
                 self.registry.update(machine_id, address=address)
-        finally:
-            with self._lock:
-                self._in_hand.discard(machine_id)
 
     def destroy(self, machine_id: str) -> None:
         machine = self.registry.get(machine_id)
         if machine.state is S.RUNNING:
             self._move(machine_id, S.DRAINING)
+        elif machine.state in (S.PREPARING, S.BOOTING):
+            # Recorded first, so that a start this cuts short knows it was not a failure.
+            self._move(machine_id, S.DESTROYING)
         if machine.state in (S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.FAILED):
             self._finish(machine_id)
 
     def _finish(self, machine_id: str) -> None:
         """Stop the machine (draining first), then record it gone."""
-        with self._lock:
-            self._in_hand.add(machine_id)
-        try:
+        with self._handling(machine_id):
             self.provider.stop(machine_id)
             if self.registry.get(machine_id).state is not S.DESTROYING:
                 self._move(machine_id, S.DESTROYING)
             self._move(machine_id, S.DESTROYED)
-        finally:
-            with self._lock:
-                self._in_hand.discard(machine_id)
 
     def _fail(self, machine_id: str, reason: str) -> None:
         log.warning("machine %s failed: %s", machine_id, reason)
         self._move(machine_id, S.FAILED, reason)
+        self._stop_failed(machine_id, reason)
+
+    def _stop_failed(self, machine_id: str, reason: str) -> None:
         try:
             self.provider.stop(machine_id)
         except ImgprocError as exc:
@@ -119,7 +145,8 @@ class Deployer:
         self._move(machine_id, S.DESTROYED, reason)
 
     def check(self) -> list[str]:
-        """Mark failed every machine whose process is gone or that never booted in time."""
+        """Mark failed every machine whose process is gone or that never booted in time;
+        stopping them (slow for a VM) goes to ``background``."""
         alive = self.provider.alive()
         now = self.clock.now()
         with self._lock:
@@ -135,12 +162,20 @@ class Deployer:
                 reason = f"not running after {self.boot_timeout_s:.0f} s"
             if reason:
                 try:
-                    self._fail(machine.id, reason)
+                    log.warning("machine %s failed: %s", machine.id, reason)
+                    self._move(machine.id, S.FAILED, reason)
                 except (UnknownMachine, IllegalTransition) as exc:
                     log.info("machine %s changed while being checked: %s", machine.id, exc)
                     continue
+                self.background(self._stopper(machine.id, reason))
                 failed.append(machine.id)
         return failed
+
+    def _stopper(self, machine_id: str, reason: str) -> Callable[[], None]:
+        def stop() -> None:
+            with self._handling(machine_id):
+                self._stop_failed(machine_id, reason)
+        return stop
 
     def reconcile(self) -> tuple[list[str], list[str], list[str]]:
         """After a restart: stop what nobody recorded, finish what was being torn

@@ -136,9 +136,20 @@ if [ -n "$WHEELS" ]; then
   WORK="$BOX_DIR/$HASH-$DEPS_HASH"
 fi
 
+vms_exist() {  # any VM of ours, running or not: its disk may be backed by an older box
+  virsh -c qemu:///system list --all --name 2>/dev/null | grep -q '^imgproc_'
+}
+
+if [ "${1:-}" != "--check" ]; then  # one build (or removal) at a time on this host
+  mkdir -p "$(dirname "$BOX_DIR")"
+  exec 9>"$BOX_DIR.lock"
+  flock 9
+fi
+
 case "${1:-}" in
   --check) registered && volume_ready; exit ;;
   --remove)
+    vms_exist && die "VMs of ours exist (virsh list --all): destroy them before removing their box"
     for name in $(other_boxes) "$BOX"; do remove_box "$name"; done
     rm -rf "$BOX_DIR"; exit 0 ;;
   "") ;;
@@ -276,13 +287,17 @@ EOF
 tar -C "$WORK" -cf "$WORK/$BOX.box" metadata.json Vagrantfile box.img
 rm -f "$WORK/box.img"
 
-for name in $(other_boxes); do
-  log "removing the older box $name"
-  remove_box "$name"
-done
-for file in "$IMAGES_DIR/$BOX_PREFIX"-*-vmlinuz "$IMAGES_DIR/$BOX_PREFIX"-*-initrd.img; do
-  case "$file" in "$KERNEL"|"$INITRD") ;; *) rm -f "$file" ;; esac  # left by an interrupted build
-done
+if vms_exist; then
+  log "keeping the older boxes: VMs of ours exist, and their disks may be backed by them"
+else
+  for name in $(other_boxes); do
+    log "removing the older box $name"
+    remove_box "$name"
+  done
+  for file in "$IMAGES_DIR/$BOX_PREFIX"-*-vmlinuz "$IMAGES_DIR/$BOX_PREFIX"-*-initrd.img; do
+    case "$file" in "$KERNEL"|"$INITRD") ;; *) rm -f "$file" ;; esac  # left by an interrupted build
+  done
+fi
 log "vagrant box add $BOX"
 vagrant box add --force --name "$BOX" "$WORK/$BOX.box" >/dev/null
 rm -f "$WORK/$BOX.box"

@@ -14,10 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
+from rich.console import Console
+
 from imgproc.cli.options import parse_params, run_flags, run_options, settings_from_flags
 from imgproc.core.errors import ImgprocError
 from imgproc.settings import Settings
-from rich.console import Console
 
 DEFAULT_TRACE = Path("workloads/burst.jsonl")
 PROBE_TIMEOUT_S = 0.5
@@ -37,7 +38,8 @@ NO_SERVICE = "no service reachable: running on the simulator"
 @click.option("--skip-invalid", is_flag=True, help="Leave out invalid trace lines (each is reported).")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Live: divide arrival gaps and simulated service times by this.")
-@click.option("--provider", type=click.Choice(["local", "vagrant"]), help="Live: how machines are made [local].")
+@click.option("--provider", type=click.Choice(["local", "vagrant"]),
+              help="Live: how machines are made, local processes or VMs [local].")
 @click.option("--trace", "console_trace", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help=f"Console on the simulator: replay this trace [{DEFAULT_TRACE}].")
 @click.option("--read-only", is_flag=True, help="Console: show everything, change nothing.")

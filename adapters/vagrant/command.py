@@ -7,7 +7,10 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
+
+import psutil
 
 from imgproc.adapters.local_provider import ProviderError
 
@@ -46,8 +49,20 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
             self.process: subprocess.Popen | None = None
             self.interrupted = False
 
-        def _wait(self, proc: subprocess.Popen, command: list[str]) -> str | None:
+        def _spawn(self, command: list[str], stdout, stderr) -> subprocess.Popen:
+            """Start a command in its own process group, its pid kept in the run directory
+            (a deployer killed meanwhile leaves it there for its successor to stop)."""
+            if self.interrupted:
+                raise ProviderError(f"vagrant {command[1]} interrupted before it started")
+            proc = subprocess.Popen(command, cwd=self.root, stdout=stdout, stderr=stderr, env=self.env,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
             self.process = proc
+            pid_file(Path(self.root)).write_text(f"{proc.pid}\n")
+            if self.interrupted:  # interrupted while it was being started
+                self.interrupt()
+            return proc
+
+        def _wait(self, proc: subprocess.Popen, command: list[str]) -> str | None:
             try:
                 out, _ = proc.communicate(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
@@ -56,6 +71,7 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
                 raise CommandTimeout(f"vagrant {command[1]} took more than {self.timeout_s:.0f} s") from None
             finally:
                 self.process = None
+                pid_file(Path(self.root)).unlink(missing_ok=True)
             if self.interrupted:
                 raise ProviderError(f"vagrant {command[1]} interrupted")
             if proc.returncode != 0:
@@ -63,31 +79,73 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
             return out.decode("utf-8", "replace") if out is not None else None
 
         def interrupt(self, grace_s: float = 30.0) -> None:
-            """SIGINT to the command's process group (Vagrant cleans up), SIGKILL after ``grace_s``."""
+            """SIGINT to the command's process group (Vagrant cleans up), SIGKILL after
+            ``grace_s``; a command not started yet will not start."""
+            self.interrupted = True
             proc = self.process
             if proc is None or proc.poll() is not None:
                 return
-            self.interrupted = True
             try:
                 os.killpg(proc.pid, signal.SIGINT)
                 proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
+            _kill_what_is_left(proc.pid)
 
         def _call_vagrant_command(self, args):
             command = self._make_vagrant_command(args)
             with self.out_cm() as out, self.err_cm() as err:
-                proc = subprocess.Popen(command, cwd=self.root, stdout=out, stderr=err, env=self.env,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-                self._wait(proc, command)
+                self._wait(self._spawn(command, out, err), command)
 
         def _run_vagrant_command(self, args):
             command = self._make_vagrant_command(args)
             with self.err_cm() as err:
-                proc = subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=err,
-                                        env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
-                return self._wait(proc, command)
+                return self._wait(self._spawn(command, subprocess.PIPE, err), command)
 
     return TimedVagrant()
+
+
+def pid_file(run_dir: Path) -> Path:
+    """Where a machine's running Vagrant command notes its process (group) id."""
+    return run_dir / "vagrant.pid"
+
+
+def stop_process_group(pgid: int, grace_s: float = 30.0) -> None:
+    """SIGINT to a process group; once its leader is gone (or after ``grace_s``),
+    SIGKILL to what is left of it."""
+    try:
+        os.killpg(pgid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and psutil.pid_exists(pgid):
+        time.sleep(0.2)
+    _kill_what_is_left(pgid)
+
+
+def _kill_what_is_left(pgid: int) -> None:
+    """SIGKILL to a process group whose leader is done: children that ignored the SIGINT
+    (a shell's background jobs do) must not outlive it."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_leftover_command(run_dir: Path, grace_s: float = 30.0) -> bool:
+    """Stop a Vagrant command left running for this machine by a deployer that died
+    (its pid file names a live vagrant process group). Returns whether there was one."""
+    try:
+        pid = int(pid_file(run_dir).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        argv = psutil.Process(pid).cmdline()
+        is_vagrant = any(Path(arg).name == "vagrant" for arg in argv[:2])  # ruby /usr/bin/vagrant up
+    except psutil.Error:
+        is_vagrant = False
+    if is_vagrant:
+        log.warning("stopping a vagrant command left running in %s (process group %d)", run_dir, pid)
+        stop_process_group(pid, grace_s)
+    pid_file(run_dir).unlink(missing_ok=True)
+    return is_vagrant

@@ -45,7 +45,12 @@ from typing import Any
 
 from imgproc.adapters.local_provider import ProviderError
 from imgproc.adapters.vagrant.box import BoxInfo, build_box, ensure_host, source_root
-from imgproc.adapters.vagrant.command import CommandTimeout, make_vagrant, tail
+from imgproc.adapters.vagrant.command import (
+    CommandTimeout,
+    make_vagrant,
+    stop_leftover_command,
+    tail,
+)
 from imgproc.adapters.vagrant.guest import environment_file, guest_settings
 from imgproc.adapters.vagrant.libvirt import (
     LIBVIRT_URI,
@@ -103,6 +108,8 @@ class VagrantProvider:
         self._prepare_lock = threading.Lock()
         self._prepared: tuple[BoxInfo, Path, str] | None = None  # box, wheels, env file text
         self._relays: list[TcpRelay] = []
+        self._network_lock = threading.Lock()
+        self._env_text: str | None = None
         self._created_network = False
         self._machines: dict[str, _Machine] = {}
         self._starting: set[str] = set()
@@ -134,11 +141,18 @@ class VagrantProvider:
                     ensure_host(self.source_dir)
                 wheels = build_wheels(self.source_dir, self.root / "wheels")
                 box = self._box or self._box_builder(wheels)
+                self._prepared = (box, wheels, self._guest_env())
+            return self._prepared
+
+    def _guest_env(self) -> str:
+        """The VMs' network up, the host's services reachable on it (relays), and the
+        guests' settings file; once per provider."""
+        with self._network_lock:
+            if self._env_text is None:
                 gateway, created = ensure_network(self.network_name, self.network_address)
                 self._created_network = self._created_network or created
-                env_text = environment_file(guest_settings(self.settings, gateway, self._relays))
-                self._prepared = (box, wheels, env_text)
-            return self._prepared
+                self._env_text = environment_file(guest_settings(self.settings, gateway, self._relays))
+            return self._env_text
 
     def _vagrant_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGPROC_", "VAGRANT_CWD"))}
@@ -184,8 +198,7 @@ class VagrantProvider:
         with self._lock:
             self._starting.add(machine_id)
         try:
-            with machine.lock:
-                return self._start(machine_id, machine)
+            return self._start(machine_id, machine)
         finally:
             with self._lock:
                 self._starting.discard(machine_id)
@@ -193,29 +206,56 @@ class VagrantProvider:
     def _start(self, machine_id: str, machine: _Machine) -> str:
         asked = time.monotonic()
         box, wheels, env_text = self._prepare()
-        run = self.render(machine_id, box, wheels, env_text)
-        with self._booting:
-            if machine.cancelled:
-                raise ProviderError("stopped before it booted")
-            began = time.monotonic()
-            v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
-            v.timeout_s = self.up_timeout_s
-            machine.vagrant = v
-            try:
-                v.up(provider="libvirt")
-                v.timeout_s = 60
-                address = v.hostname()
-            except subprocess.CalledProcessError as exc:
-                raise ProviderError(f"vagrant up failed ({exc.returncode}): {self._log_tail(run)}") from exc
-            except CommandTimeout as exc:
-                raise ProviderError(f"{exc}: {self._log_tail(run)}") from exc
-            finally:
-                machine.vagrant = None
-        if not address:
-            raise ProviderError("vagrant up succeeded but the guest has no address")
+        self._wait_for_slot(machine)
+        try:
+            with machine.lock:  # a stop waits for this; it interrupts `vagrant up` first
+                if machine.cancelled:
+                    raise ProviderError("stopped before it booted")
+                run = self.render(machine_id, box, wheels, env_text)
+                began = time.monotonic()
+                address = self._up(run, machine)
+        finally:
+            self._booting.release()
         self.timings[machine_id] = {"waited_s": began - asked, "up_s": time.monotonic() - began}
         log.info("machine %s up at %s in %.0f s", machine_id, address, time.monotonic() - began)
         return address
+
+    def _wait_for_slot(self, machine: _Machine) -> None:
+        """One of the ``max_booting`` boot slots, given up if the machine is stopped meanwhile."""
+        while not self._booting.acquire(timeout=0.5):
+            if machine.cancelled:
+                raise ProviderError("stopped before it booted")
+
+    def _up(self, run: Path, machine: _Machine) -> str:
+        v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
+        v.timeout_s = self.up_timeout_s
+        machine.vagrant = v
+        try:
+            if machine.cancelled:  # stopped between the check above and now
+                v.interrupt()
+            v.up(provider="libvirt")
+            v.timeout_s = 60
+            address = v.hostname()
+        except subprocess.CalledProcessError as exc:
+            raise ProviderError(f"vagrant up failed ({exc.returncode}): {self._log_tail(run)}") from exc
+        except CommandTimeout as exc:
+            raise ProviderError(f"{exc}: {self._log_tail(run)}") from exc
+        finally:
+            machine.vagrant = None
+        if not address:
+            raise ProviderError("vagrant up succeeded but the guest has no address")
+        return address
+
+    def interrupt_starts(self) -> None:
+        """Cut short every start under way (the deployer is stopping): each fails, and the
+        deployer then destroys what it left."""
+        with self._lock:
+            machines = list(self._machines.values())
+        for machine in machines:
+            machine.cancelled = True
+            booting = machine.vagrant
+            if booting is not None:
+                booting.interrupt()
 
     @staticmethod
     def _log_tail(run: Path) -> str:
@@ -244,6 +284,7 @@ class VagrantProvider:
         run = self.run_dir(machine_id)
         domain = self.prefix + machine_id
         began = time.monotonic()
+        stop_leftover_command(run)
         if (run / "Vagrantfile").is_file() and (run / "machine.json").is_file():
             v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
             if domain in our_domains(prefix=self.prefix):
@@ -294,6 +335,8 @@ class VagrantProvider:
         n = len(self.prefix)
         try:
             running = {name[n:] for name in our_domains(prefix=self.prefix)}
+            if running:
+                self._keep_guests_connected()
             defined = {name[n:] for name in our_domains(all_states=True, prefix=self.prefix)}
             running |= {i for i in defined - running if not self.run_dir(i).is_dir()}
         except ProviderError as exc:
@@ -302,6 +345,15 @@ class VagrantProvider:
         self._last_alive = running
         with self._lock:
             return running | self._starting
+
+    def _keep_guests_connected(self) -> None:
+        """VMs started by an earlier deployer reach the host's services through relays that
+        died with it: a deployer that finds VMs running sets them up again at once."""
+        if self._env_text is None:
+            try:
+                self._guest_env()
+            except ProviderError as exc:
+                log.warning("running VMs cannot reach the host's services: %s", exc)
 
     def alive_starting(self) -> set[str]:
         """Ids of machines whose start is under way (waiting for a boot slot or booting)."""
@@ -314,6 +366,7 @@ class VagrantProvider:
             relay.close()
         self._relays.clear()
         self._prepared = None
+        self._env_text = None
         if self._created_network:
             try:
                 if not our_domains(all_states=True):  # anyone's: the network is shared

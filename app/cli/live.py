@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import click
+
 from imgproc.cli.options import parse_params, settings_from_flags
 from imgproc.core.errors import ImgprocError
 
@@ -47,7 +48,8 @@ def worker(machine_id, config, log_level) -> None:
 
 
 @click.command()
-@click.option("--provider", type=click.Choice(["local", "vagrant"]), help="How machines are made [local].")
+@click.option("--provider", type=click.Choice(["local", "vagrant"]),
+              help="How machines are made, local processes or VMs [local].")
 @click.option("--boot-delay", "boot_delay_s", type=float, help="Local workers wait this long first [0].")
 @config_option
 @log_option

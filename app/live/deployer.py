@@ -85,7 +85,8 @@ class _Acks:
         self.done: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
 
     def when_done(self, delivery: Delivery) -> Callable[[Future], None]:
-        return lambda _future: self.done.put(delivery)
+        """A command cancelled before it ran is left unacknowledged: the broker gives it back."""
+        return lambda future: None if future.cancelled() else self.done.put(delivery)
 
     def flush(self) -> None:
         while not self.done.empty():
@@ -110,6 +111,13 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
     future.add_done_callback(acks.when_done(delivery))
 
 
+def _in_pool(pool: ThreadPoolExecutor, work: Callable[[], None], doing: str) -> None:
+    def log_error(done: Future) -> None:
+        if done.exception() is not None:
+            log.error("%s: %s", doing, done.exception(), exc_info=done.exception())
+    pool.submit(work).add_done_callback(log_error)
+
+
 def _log_failure(done: Future, command: DeployerCommand) -> None:
     """A teardown thread's error, which would otherwise vanish with its future."""
     exc = done.exception()
@@ -124,12 +132,13 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
     bus = RabbitCommandBus(settings.rabbit, role="deployer", command_prefetch=MACHINE_THREADS)
     reports = _Reports(bus)
     provider = make_provider(settings)
+    pool = ThreadPoolExecutor(max_workers=MACHINE_THREADS, thread_name_prefix="machine")
     deployer = Deployer(ZkMachineRegistry(client, settings.zk.root), provider, clock,
-                        settings.provider.boot_timeout_s, report=reports)
+                        settings.provider.boot_timeout_s, report=reports,
+                        background=lambda work: _in_pool(pool, work, "stopping a failed machine"))
     orphans, resumed, failed = deployer.reconcile()
     log.info("deployer up (%s, %s); reconciled: stopped %s, finished %s, failed %s",
              settings.rabbit.safe_url, settings.zk.hosts, orphans, resumed, failed)
-    pool = ThreadPoolExecutor(max_workers=MACHINE_THREADS, thread_name_prefix="machine")
     acks = _Acks()
     next_check = 0.0
     try:
@@ -141,7 +150,12 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
                 next_check = time.monotonic() + CHECK_EVERY_S
             reports.flush()
     finally:
-        pool.shutdown(wait=True)
+        # A stopping deployer leaves no half-made machine: starts under way are cut short
+        # (and the machines destroyed), commands not begun go back to the queue.
+        interrupt_starts = getattr(provider, "interrupt_starts", None)
+        if interrupt_starts is not None:
+            interrupt_starts()
+        pool.shutdown(wait=True, cancel_futures=True)
         acks.flush()
         close = getattr(provider, "close", None)
         if close is not None:

@@ -98,13 +98,18 @@ class LiveReplay:
 
     def _play(self, registry, feed, bus, t0: float) -> float:
         """Submit in a thread; sample every second until every job has a result, or
-        until ``grace_s`` after the trace's end passes with no result and no machine starting."""
+        until ``grace_s`` passes after the trace's end with no new result and no machine
+        starting."""
         publisher = RabbitJobPublisher(self.settings.rabbit, role=f"replay {self.run_id}")
         submitter = threading.Thread(target=self._submit, args=(publisher,), daemon=True)
         submitter.start()
         ready = RabbitReadyCount(self.settings.rabbit)
         self.series = SeriesRecorder(1.0)
-        deadline = t0 + self.trace.duration_s / self.speed + self.grace_s
+        trace_end = t0 + self.trace.duration_s / self.speed
+        deadline = trace_end + self.grace_s
+        # Machines on their way keep the run waiting, but not forever (a deployer that died
+        # leaves machines preparing): at most one boot timeout past the trace's end.
+        starting_cap = trace_end + self.settings.provider.boot_timeout_s + self.grace_s
         expected = {self.prefix + job_id for job_id in self.trace.ids}
         while time.time() < deadline:
             results = [r for r in feed.poll_results(0.2) if r.job_id in expected]
@@ -114,8 +119,9 @@ class LiveReplay:
             self._sample(registry, ready, time.time() - t0)
             if self.tally.completed >= len(expected):
                 break
-            if results or self._machines_starting(registry):
-                deadline = max(deadline, time.time() + self.grace_s)
+            now = time.time()
+            if results or (now < starting_cap and self._machines_starting(registry)):
+                deadline = max(deadline, now + self.grace_s)
         self.stop.set()
         submitter.join(timeout=10)
         publisher.close()

@@ -5,16 +5,24 @@ machine ids it accepts, and what it does when Vagrant fails or takes too long.""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from imgproc.adapters.local_provider import ProviderError
 from imgproc.adapters.vagrant import BoxInfo, VagrantProvider
-from imgproc.adapters.vagrant.command import CommandTimeout, make_vagrant
+from imgproc.adapters.vagrant.command import (
+    CommandTimeout,
+    make_vagrant,
+    pid_file,
+    stop_leftover_command,
+)
 from imgproc.adapters.vagrant.guest import environment_file, guest_settings, reach_from_guests
 from imgproc.adapters.vagrant.libvirt import network_xml
 from imgproc.adapters.vagrant.relay import TcpRelay
@@ -223,12 +231,62 @@ def test_no_more_than_max_booting_vms_boot_at_once(tmp_path, monkeypatch):
     assert peak[0] == 2
 
 
-def test_the_timed_vagrant_interrupts_a_command_that_runs_too_long(tmp_path):
+def _fake_vagrant(tmp_path: Path) -> Path:
+    """A `vagrant` that starts a child (as Vagrant starts ssh and rsync), notes the
+    child's pid in `child.pid`, and waits."""
     script = tmp_path / "vagrant"
-    script.write_text("#!/bin/sh\nsleep 30\n")
+    script.write_text("#!/bin/sh\nsleep 300 &\necho $! > \"$(dirname \"$0\")/child.pid\"\nwait\n")
     script.chmod(0o755)
+    return script
+
+
+def _child_pid(tmp_path: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "child.pid").is_file() or not (tmp_path / "child.pid").read_text().strip():
+        assert time.monotonic() < deadline, "the fake vagrant never started its child"
+        time.sleep(0.05)
+    return int((tmp_path / "child.pid").read_text())
+
+
+def _gone(pid: int, within_s: float = 0.0) -> bool:
+    """Whether the process has ended (a signal takes a moment to land)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            ended = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            ended = True
+        if ended or time.monotonic() >= deadline:
+            return ended
+        time.sleep(0.05)
+
+
+def test_the_timed_vagrant_interrupts_a_command_that_runs_too_long_and_all_its_children(tmp_path):
     v = make_vagrant(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path / "log")
-    v._vagrant_exe = str(script)
-    v.timeout_s = 0.5
+    v._vagrant_exe = str(_fake_vagrant(tmp_path))
+    v.timeout_s = 2
     with pytest.raises(CommandTimeout):
         v.up()
+    assert _gone(_child_pid(tmp_path), within_s=5)
+    assert not pid_file(tmp_path).exists()
+
+
+def test_a_vagrant_command_left_by_a_dead_deployer_is_stopped_with_its_children(tmp_path):
+    proc = subprocess.Popen([str(_fake_vagrant(tmp_path))], start_new_session=True)
+    pid_file(tmp_path).write_text(f"{proc.pid}\n")
+    try:
+        child = _child_pid(tmp_path)
+        assert not _gone(child)
+        assert stop_leftover_command(tmp_path, grace_s=5)
+        proc.wait(5)
+        assert _gone(child, within_s=5)
+        assert not pid_file(tmp_path).exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_pid_file_naming_some_other_process_is_left_alone(tmp_path):
+    pid_file(tmp_path).write_text(f"{os.getpid()}\n")
+    assert not stop_leftover_command(tmp_path)
+    assert not pid_file(tmp_path).exists()

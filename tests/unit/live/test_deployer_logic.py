@@ -125,6 +125,46 @@ def test_a_machine_destroyed_while_it_starts_ends_quietly_when_its_start_is_cut_
     assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+def test_a_machine_destroyed_while_it_starts_is_stopped_once_its_start_returns(rig):
+    rig.record("m1")
+    rig.provider.during_start = lambda machine_id: rig.command("destroy", machine_id)
+
+    rig.command("provision", "m1")
+
+    assert rig.state("m1") == "destroyed"
+    assert rig.provider.alive() == set()  # nothing left running that no record accounts for
+
+
+def test_a_duplicate_command_does_not_expose_a_machine_still_starting_to_the_checks(rig):
+    rig.record("m1")
+    checked: list[list[str]] = []
+
+    def duplicate_then_check(machine_id: str) -> None:
+        rig.command("provision", machine_id)  # a redelivery: ignored, the first goes on
+        checked.append(rig.deployer.check())
+
+    rig.provider.during_start = duplicate_then_check
+
+    rig.command("provision", "m1")
+
+    assert checked == [[]]
+    assert rig.state("m1") == "booting"
+
+
+def test_a_check_marks_a_dead_machine_failed_at_once_and_stops_it_in_the_background():
+    rig = Rig()
+    later: list = []
+    rig.deployer.background = later.append
+    rig.record("m1", S.RUNNING)
+
+    assert rig.deployer.check() == ["m1"]
+    assert (rig.state("m1"), rig.provider.stopped) == ("failed", [])
+
+    for work in later:
+        work()
+    assert (rig.state("m1"), rig.provider.stopped) == ("destroyed", ["m1"])
+
+
 def test_destroying_a_running_machine_drains_it_before_tearing_it_down(rig):
     rig.record("m1")
     rig.command("provision", "m1")
