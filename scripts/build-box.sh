@@ -48,11 +48,19 @@ vagrant_key() {
   die "Vagrant's insecure public key not found (is the vagrant package installed?)"
 }
 
+apt_mirror() {
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 2>/dev/null \
+    | awk -v s="$SUITE" '$2 == s && $3 == "deb" {print $1; exit}'
+}
+
 mirror() {  # this machine's own Debian mirror for $SUITE, from its apt configuration
   local uri
-  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 2>/dev/null \
-        | awk -v s="$SUITE" '$2 == s && $3 == "deb" {print $1; exit}')
-  [ -n "$uri" ] || die "no apt source for $SUITE in this machine's apt configuration (run apt-get update)"
+  uri=$(apt_mirror)
+  if [ -z "$uri" ]; then  # no package lists yet: they name the sources
+    apt-get update -q >/dev/null 2>&1 || true
+    uri=$(apt_mirror)
+  fi
+  [ -n "$uri" ] || die "no apt source for $SUITE in this machine's apt configuration"
   echo "$uri"
 }
 
