@@ -22,7 +22,7 @@ from imgproc.core.trace import Trace
 from imgproc.core.trace_format import job_to_line
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_LOG = REPO.parent / "shared" / "seed" / "burstWorkload.log"
+SEED_LOG = REPO / "workloads" / "seed" / "burstWorkload.log"  # the 2012 file, unchanged
 EXAMPLES = ["burst", "normal", "diurnal", "flash-crowd", "on-off", "heavy-tail"]
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
