@@ -125,9 +125,9 @@ class VagrantProvider:
         options = {
             "drain_timeout_s": p.drain_timeout_s,
             "up_timeout_s": p.boot_timeout_s,
-            "max_booting": getattr(p, "max_booting", 2),
-            "memory_mb": getattr(p, "memory_mb", 1024),
-            "cpus": getattr(p, "cpus", 1),
+            "max_booting": p.max_booting,
+            "memory_mb": p.memory_mb,
+            "cpus": p.cpus,
         }
         options.update(overrides)
         return cls(p.state_dir, settings.model_dump(mode="json"), **options)
