@@ -20,6 +20,16 @@ def source_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+def script(name: str, source_dir: Path | None = None) -> Path:
+    """One of the repository's scripts (``build-box.sh``, ``ensure-vagrant.sh``)."""
+    return (source_dir or source_root()) / "scripts" / name
+
+
+def wheels_dir(state_dir: Path) -> Path:
+    """Where a deployer with this state directory keeps the wheels its guests install."""
+    return Path(state_dir) / "vagrant" / "wheels"
+
+
 @dataclass(frozen=True)
 class BoxInfo:
     """A registered box and what booting it takes (direct kernel boot)."""
@@ -35,12 +45,11 @@ class BoxInfo:
         return cls(data["box"], data.get("kernel"), data.get("initrd"), data.get("cmd_line"))
 
 
-def build_box(source_dir: Path | None = None, wheels_dir: Path | None = None,
+def build_box(source_dir: Path | None = None, wheels: Path | None = None,
               timeout_s: float = 1800.0) -> BoxInfo:
     """Build and register the worker box unless it is already (``scripts/build-box.sh``: cached).
-    With ``wheels_dir``, imgproc's dependencies come installed in the box's /opt/imgproc/venv."""
-    script = (source_dir or source_root()) / "scripts" / "build-box.sh"
-    command = [str(script), *(["--wheels", str(wheels_dir)] if wheels_dir else [])]
+    With ``wheels``, imgproc's dependencies come installed in the box's /opt/imgproc/venv."""
+    command = [str(script("build-box.sh", source_dir)), *(["--wheels", str(wheels)] if wheels else [])]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                               check=False)
@@ -56,7 +65,6 @@ def build_box(source_dir: Path | None = None, wheels_dir: Path | None = None,
 
 def ensure_host(source_dir: Path | None = None, timeout_s: float = 1800.0) -> None:
     """Install and start what VMs need on this host (``scripts/ensure-vagrant.sh``)."""
-    script = (source_dir or source_root()) / "scripts" / "ensure-vagrant.sh"
-    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=timeout_s, check=False)
+    done = subprocess.run([str(script("ensure-vagrant.sh", source_dir))], capture_output=True, text=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise ProviderError(f"this host cannot run VMs: {tail(done.stderr)}")

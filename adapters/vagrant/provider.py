@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from imgproc.adapters.local_provider import ProviderError
-from imgproc.adapters.vagrant.box import BoxInfo, build_box, ensure_host, source_root
+from imgproc.adapters.vagrant.box import BoxInfo, build_box, ensure_host, source_root, wheels_dir
 from imgproc.adapters.vagrant.command import (
     CommandTimeout,
     make_vagrant,
@@ -139,7 +139,7 @@ class VagrantProvider:
             if self._prepared is None:
                 if self._box is None:  # a given box means a host set up by the caller
                     ensure_host(self.source_dir)
-                wheels = build_wheels(self.source_dir, self.root / "wheels")
+                wheels = build_wheels(self.source_dir, wheels_dir(self.root.parent))
                 box = self._box or self._box_builder(wheels)
                 self._prepared = (box, wheels, self._guest_env())
             return self._prepared

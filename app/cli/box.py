@@ -27,20 +27,20 @@ def box() -> None:
 @config_option
 def build(config: Path | None) -> None:
     """Set up this host for VMs, build imgproc's wheels and the box (cached), print the box."""
-    from imgproc.adapters.vagrant.box import ensure_host, source_root
+    from imgproc.adapters.vagrant.box import ensure_host, script, source_root, wheels_dir
     from imgproc.adapters.vagrant.wheels import build_wheels
 
     settings = settings_from_flags(config)
-    script = source_root() / "scripts" / "build-box.sh"
     try:
         ensure_host()
-        wheels = build_wheels(source_root(), Path(settings.provider.state_dir) / "vagrant" / "wheels")
+        wheels = build_wheels(source_root(), wheels_dir(settings.provider.state_dir))
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
-    done = subprocess.run([str(script), "--wheels", str(wheels)], stdout=subprocess.PIPE, text=True,
+    builder = script("build-box.sh")
+    done = subprocess.run([str(builder), "--wheels", str(wheels)], stdout=subprocess.PIPE, text=True,
                           check=False)  # the builder's progress goes straight to stderr
     if done.returncode != 0:
-        raise click.ClickException(f"{script} failed with exit status {done.returncode}")
+        raise click.ClickException(f"{builder} failed with exit status {done.returncode}")
     click.echo(done.stdout.strip().splitlines()[-1])
 
 
@@ -48,14 +48,12 @@ def build(config: Path | None) -> None:
 @config_option
 def check(config: Path | None) -> None:
     """Exit 0 if the box for the current sources is built and registered, 1 if not."""
-    from imgproc.adapters.vagrant.box import source_root
+    from imgproc.adapters.vagrant.box import script, source_root, wheels_dir
     from imgproc.adapters.vagrant.wheels import wheels_are_current
 
-    settings = settings_from_flags(config)
-    wheels = Path(settings.provider.state_dir) / "vagrant" / "wheels"
-    script = source_root() / "scripts" / "build-box.sh"
+    wheels = wheels_dir(settings_from_flags(config).provider.state_dir)
     ready = wheels_are_current(source_root(), wheels) and subprocess.run(
-        [str(script), "--wheels", str(wheels), "--check"], check=False).returncode == 0
+        [str(script("build-box.sh")), "--wheels", str(wheels), "--check"], check=False).returncode == 0
     click.echo(json.dumps({"ready": ready}))
     raise SystemExit(0 if ready else 1)
 
@@ -64,9 +62,8 @@ def check(config: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask first.")
 def remove(yes: bool) -> None:
     """Unregister every imgproc box and delete its files and build cache."""
-    from imgproc.adapters.vagrant.box import source_root
+    from imgproc.adapters.vagrant.box import script
 
     if not yes:
         click.confirm("Remove every imgproc box, its kernel, initrd and build cache?", abort=True)
-    script = source_root() / "scripts" / "build-box.sh"
-    raise SystemExit(subprocess.run([str(script), "--remove"], check=False).returncode)
+    raise SystemExit(subprocess.run([str(script("build-box.sh")), "--remove"], check=False).returncode)

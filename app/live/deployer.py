@@ -106,24 +106,20 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
     log.info("%s %s", command.command, command.machine_id)
     # Both run off the main thread: a VM takes minutes to boot, and the main thread must
     # keep serving the broker (heartbeats), the checks and the other commands meanwhile.
-    future = pool.submit(deployer.handle, command)
-    future.add_done_callback(lambda done: _log_failure(done, command))
+    future = _in_pool(pool, lambda: deployer.handle(command), f"{command.command} {command.machine_id}")
     future.add_done_callback(acks.when_done(delivery))
 
 
-def _in_pool(pool: ThreadPoolExecutor, work: Callable[[], None], doing: str) -> None:
+def _in_pool(pool: ThreadPoolExecutor, work: Callable[[], None], doing: str) -> Future:
+    """Run ``work`` on the pool; its error is logged, not lost with the future."""
     def log_error(done: Future) -> None:
-        if done.exception() is not None:
-            log.error("%s: %s", doing, done.exception(), exc_info=done.exception())
-    pool.submit(work).add_done_callback(log_error)
+        exc = None if done.cancelled() else done.exception()
+        if exc is not None:
+            log.error("%s failed: %s", doing, exc, exc_info=(type(exc), exc, exc.__traceback__))
 
-
-def _log_failure(done: Future, command: DeployerCommand) -> None:
-    """A teardown thread's error, which would otherwise vanish with its future."""
-    exc = done.exception()
-    if exc is not None:
-        log.error("%s %s failed: %s", command.command, command.machine_id, exc,
-                  exc_info=(type(exc), exc, exc.__traceback__))
+    future = pool.submit(work)
+    future.add_done_callback(log_error)
+    return future
 
 
 def run_deployer(settings: Settings, stop: threading.Event) -> int:
