@@ -25,7 +25,15 @@ from PIL import Image, ImageFilter, ImageOps
 
 from imgproc.core.errors import ConfigurationError, ImgprocError
 from imgproc.core.image_ops import (
-    Blur, Convert, Crop, Grayscale, ImageOp, Resize, Rotate, Sharpen, Thumbnail,
+    Blur,
+    Convert,
+    Crop,
+    Grayscale,
+    ImageOp,
+    Resize,
+    Rotate,
+    Sharpen,
+    Thumbnail,
 )
 
 READABLE = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")

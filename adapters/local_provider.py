@@ -33,8 +33,8 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, state_dir: Path, worker_command: Sequence[str], env: dict[str, str] | None = None,
-                 drain_timeout_s: float = 60.0) -> None:
+    def __init__(self, state_dir: Path, worker_command: Sequence[str],
+                 env: dict[str, str] | None = None, drain_timeout_s: float = 60.0) -> None:
         self.state_dir = state_dir
         self.worker_command = list(worker_command)
         self.env = env
@@ -111,7 +111,8 @@ class LocalProvider:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=self.drain_timeout_s)
         except psutil.TimeoutExpired:
-            log.warning("worker %s still busy after %.0f s: killing it", machine_id, self.drain_timeout_s)
+            log.warning("worker %s still busy after %.0f s: killing it", machine_id,
+                        self.drain_timeout_s)
             proc.kill()
             proc.wait(timeout=10)
         except psutil.NoSuchProcess:

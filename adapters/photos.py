@@ -25,7 +25,14 @@ from PIL import Image, ImageChops, ImageDraw
 from imgproc.adapters.images import ImageProcessor
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.image_ops import (
-    Blur, Convert, Crop, Grayscale, ImageOp, Rotate, Sharpen, Thumbnail,
+    Blur,
+    Convert,
+    Crop,
+    Grayscale,
+    ImageOp,
+    Rotate,
+    Sharpen,
+    Thumbnail,
 )
 
 SUFFIXES = MappingProxyType({"jpeg": ".jpg", "png": ".png", "webp": ".webp"})
@@ -36,13 +43,13 @@ GRAIN = 10
 THUMB = (Thumbnail(op="thumbnail", size=256),)
 TO_JPEG = (Convert(op="convert", format="jpeg", quality=85),)
 RECIPES: tuple[tuple[str, float, tuple[ImageOp, ...]], ...] = (
-    ("thumb", 0.5, THUMB + TO_JPEG),
-    ("thumb-gray", 0.1, THUMB + (Grayscale(op="grayscale"),) + TO_JPEG),
-    ("thumb-rotate", 0.1, THUMB + (Rotate(op="rotate", degrees=90),) + TO_JPEG),
-    ("crop-thumb", 0.1, (Crop(op="crop", left=200, top=0, width=1080, height=1080),)
-     + THUMB + TO_JPEG),
-    ("thumb-blur", 0.1, THUMB + (Blur(op="blur", radius=2.0),) + TO_JPEG),
-    ("thumb-sharpen", 0.1, THUMB + (Sharpen(op="sharpen"),) + TO_JPEG),
+    ("thumb", 0.5, (*THUMB, *TO_JPEG)),
+    ("thumb-gray", 0.1, (*THUMB, Grayscale(op="grayscale"), *TO_JPEG)),
+    ("thumb-rotate", 0.1, (*THUMB, Rotate(op="rotate", degrees=90), *TO_JPEG)),
+    ("crop-thumb", 0.1, (Crop(op="crop", left=200, top=0, width=1080, height=1080),
+                         *THUMB, *TO_JPEG)),
+    ("thumb-blur", 0.1, (*THUMB, Blur(op="blur", radius=2.0), *TO_JPEG)),
+    ("thumb-sharpen", 0.1, (*THUMB, Sharpen(op="sharpen"), *TO_JPEG)),
 )
 """Named op lists of the thumbnail workload, with their share of jobs.
 
@@ -68,7 +75,7 @@ def make_photos(directory: Path, count: int,
     directory.mkdir(parents=True, exist_ok=True)
     pairs = itertools.cycle(itertools.product(size_list, formats))
     paths = []
-    for number, ((width, height), fmt) in zip(range(1, count + 1), pairs):
+    for number, ((width, height), fmt) in zip(range(1, count + 1), pairs, strict=False):
         path = directory / f"photo-{number:04d}-{width}x{height}{SUFFIXES[fmt]}"
         image = synthetic_photo(width, height, np.random.default_rng([seed, number]))
         options = {"quality": 90} if fmt in ("jpeg", "webp") else {"compress_level": 1}

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 
 class ManagedProcess:
-    """``python -m imgproc.cli ARGS`` as a child; ``stop`` asks with SIGTERM, kills after a timeout."""
+    """``python -m imgproc.cli ARGS`` as a child; ``stop`` asks with SIGTERM, kills after a
+    timeout."""
 
     def __init__(self, name: str, args: Sequence[str], env: dict[str, str] | None = None,
                  keep_lines: int = 2000) -> None:

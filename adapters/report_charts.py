@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from imgproc.core.metrics.record import RunRecord  # noqa: E402
+from imgproc.core.metrics.record import RunRecord
 
 STATE_COLOURS = {
     "preparing": "#c7d7ef",
@@ -38,7 +38,7 @@ def draw_charts(
         _finish(fig, ax, record)
         written.append(_save(fig, directory / name))
     fig, axes = plt.subplots(4, 1, figsize=(11, 13), dpi=100, sharex=True)
-    for ax, draw in zip(axes, drawers.values()):
+    for ax, draw in zip(axes, drawers.values(), strict=True):
         draw(ax, record)
         ax.grid(alpha=0.3)
     fig.suptitle(_title(record, summary))
@@ -85,9 +85,11 @@ def _smooth(values: np.ndarray, width: int) -> np.ndarray:
 def _rates(ax, record: RunRecord) -> None:
     s = record.series
     t, step = s.column("t"), s.step_s
-    width = max(1, int(round(10 / step)))
-    ax.plot(t, _smooth(s.column("arrivals") / step, width), label="arrivals/s (10 s mean)", color="#e8a33d")
-    ax.plot(t, _smooth(s.column("completions") / step, width), label="completions/s (10 s mean)", color="#2f6db5")
+    width = max(1, round(10 / step))
+    ax.plot(t, _smooth(s.column("arrivals") / step, width), label="arrivals/s (10 s mean)",
+            color="#e8a33d")
+    ax.plot(t, _smooth(s.column("completions") / step, width), label="completions/s (10 s mean)",
+            color="#2f6db5")
     ax.set_ylabel("jobs per second")
     ax.legend(loc="upper right", fontsize=8)
 
@@ -111,7 +113,8 @@ def _responses(ax, record: RunRecord, slo_s: float | None) -> None:
     response = (jobs.end_s - jobs.submit_s)[done]
     ax.scatter(submit, response, s=2, alpha=0.35, color="#2f6db5", label="response time per job")
     if slo_s:
-        ax.axhline(slo_s, color="#d9534f", linestyle="--", linewidth=1, label=f"objective {slo_s} s")
+        ax.axhline(slo_s, color="#d9534f", linestyle="--", linewidth=1,
+                   label=f"objective {slo_s} s")
     ax.set_ylabel("response time (s)")
     if len(response) and response.max() > 50 * max(np.median(response), 1e-3):
         ax.set_yscale("log")

@@ -54,7 +54,7 @@ def _write_series(handle, record: RunRecord, demand: np.ndarray | None) -> None:
         header.append("demand")
         columns.append(demand)
     writer.writerow(header)
-    for row in zip(*columns):
+    for row in zip(*columns, strict=True):
         writer.writerow([_fmt(v) for v in row])
 
 

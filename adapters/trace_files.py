@@ -69,7 +69,8 @@ def _cannot(action: str, path: str | os.PathLike[str], reason: str) -> Configura
 def _lines(trace: Trace) -> Iterator[str]:
     """Each job as ``job_to_line`` describes it, JSON-encoded, one a line."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    columns = zip(trace.ids, trace.arrival_s.tolist(), trace.service_s.tolist(), trace.users)
+    columns = zip(trace.ids, trace.arrival_s.tolist(), trace.service_s.tolist(), trace.users,
+                  strict=True)
     for index, (job_id, at, service, user) in enumerate(columns):
         if index in trace.extras or math.isnan(service):
             yield encode(job_to_line(trace, index)) + "\n"

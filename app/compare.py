@@ -25,7 +25,8 @@ def lower_bound(trace: Trace, slo_s: float) -> dict:
     slowdown is 1.
     """
     service = trace.service_s[~np.isnan(trace.service_s)]
-    pct = (lambda q: round(float(np.percentile(service, q)), 6)) if len(service) else (lambda q: None)
+    pct = ((lambda q: round(float(np.percentile(service, q)), 6)) if len(service)
+           else (lambda q: None))
     return {
         "trace": trace.name, "policy": "lower-bound", "backend": "bound",
         "jobs_submitted": len(trace), "jobs_lost": 0, "jobs_failed": 0,

@@ -7,7 +7,14 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 
 class RunProgress:
@@ -21,10 +28,10 @@ class RunProgress:
         self.line_every_s = line_every_s
         self.wall_clock = wall_clock
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_line = 0.0
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         if self.console.is_terminal:
             self._bar = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -37,7 +44,7 @@ class RunProgress:
         return self
 
     def update(self, completed: int, virtual_now: float) -> None:
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=completed, virtual=virtual_now)
             return
         now = self.wall_clock()

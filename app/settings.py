@@ -27,7 +27,8 @@ from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
 
-VAGRANT_BOOT_TIMEOUT_S = 900.0  # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
+# a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
+VAGRANT_BOOT_TIMEOUT_S = 900.0
 
 
 class ProviderSettings(BaseModel):
@@ -39,17 +40,23 @@ class ProviderSettings(BaseModel):
     @classmethod
     def _vagrant_boots_slowly(cls, data: Any) -> Any:
         """VMs get a longer boot timeout unless one is given."""
-        if isinstance(data, dict) and data.get("kind") == "vagrant" and data.get("boot_timeout_s") is None:
+        if (isinstance(data, dict) and data.get("kind") == "vagrant"
+                and data.get("boot_timeout_s") is None):
             return {**data, "boot_timeout_s": VAGRANT_BOOT_TIMEOUT_S}
         return data
 
     kind: Literal["local", "vagrant"] = Field(
         default="local", description="local worker processes, or VMs through Vagrant")
-    boot_delay_s: float = Field(default=0.0, ge=0, description="a local worker waits this long, as a VM boots")
-    drain_timeout_s: float = Field(default=60.0, gt=0, description="kill a draining worker after this")
-    boot_timeout_s: float = Field(default=300.0, gt=0, description="fail a machine not running by then")
-    state_dir: Path = Field(default=Path(".imgproc/machines"), description="pid files and worker logs")
-    max_booting: int = Field(default=2, ge=1, description="vagrant: at most this many VMs booting at once")
+    boot_delay_s: float = Field(
+        default=0.0, ge=0, description="a local worker waits this long, as a VM boots")
+    drain_timeout_s: float = Field(
+        default=60.0, gt=0, description="kill a draining worker after this")
+    boot_timeout_s: float = Field(
+        default=300.0, gt=0, description="fail a machine not running by then")
+    state_dir: Path = Field(
+        default=Path(".imgproc/machines"), description="pid files and worker logs")
+    max_booting: int = Field(
+        default=2, ge=1, description="vagrant: at most this many VMs booting at once")
     memory_mb: int = Field(default=1024, ge=256, description="vagrant: memory of each VM, MiB")
     cpus: int = Field(default=1, ge=1, description="vagrant: virtual CPUs of each VM")
 
@@ -60,7 +67,8 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input_root: Path = Field(default=Path("."), description="job input paths are relative to this")
-    output_root: Path = Field(default=Path("output"), description="job output paths are relative to this")
+    output_root: Path = Field(
+        default=Path("output"), description="job output paths are relative to this")
     max_pixels: int = Field(default=50_000_000, gt=0, description="larger images fail the job")
 
 
@@ -73,7 +81,8 @@ class Settings(BaseSettings):
 
     policy: str = Field(default="slo", description="scaling policy (see `imgproc policies`)")
     policy_params: dict[str, Any] = Field(default_factory=dict, description="policy parameters")
-    backend: Literal["sim", "live"] | None = Field(default=None, description="sim or live; unset: sim")
+    backend: Literal["sim", "live"] | None = Field(
+        default=None, description="sim or live; unset: sim")
     slo_s: float = Field(default=2.0, gt=0, description="response-time objective, seconds")
     demand_window_s: float = Field(default=10.0, gt=0, description="window of the demand curve")
     price_per_hour: float = Field(default=0.10, ge=0, description="price of one machine-hour")

@@ -46,7 +46,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pika
@@ -77,7 +77,7 @@ def cpu_model() -> str:
 def broker_version(url: str) -> str:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
-        props = connection._impl.server_properties  # noqa: SLF001 - only for the report
+        props = connection._impl.server_properties  # private, but only for the report
         return props.get("version", b"?").decode() if isinstance(props.get("version"), bytes) \
             else str(props.get("version", "?"))
     finally:
@@ -268,7 +268,8 @@ class Bench:
     # ---- imgproc
     def start_feed(self) -> RabbitResultFeed:
         if self.feed is None:
-            self.feed = RabbitResultFeed(self.settings.rabbit, queue_name=self.feed_queue, durable=True)
+            self.feed = RabbitResultFeed(self.settings.rabbit, queue_name=self.feed_queue,
+                                         durable=True)
         return self.feed
 
     def start_workers(self, n: int, tag: str) -> list[subprocess.Popen]:
@@ -276,16 +277,16 @@ class Bench:
         procs = []
         for i in range(n):
             machine_id = f"bench-{tag}-w{i}"
-            out = open(self.log_dir / f"{machine_id}.log", "ab")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "imgproc.cli", "worker", "--machine-id", machine_id,
-                 "--log-level", "WARNING"],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
-            out.close()
+            with open(self.log_dir / f"{machine_id}.log", "ab") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "imgproc.cli", "worker", "--machine-id", machine_id,
+                     "--log-level", "WARNING"],
+                    env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
         self.worker_procs.extend(procs)
         return procs
 
-    def collect(self, feed: RabbitResultFeed, run: str, count: int, timeout_s: float) -> tuple[float, set]:
+    def collect(self, feed: RabbitResultFeed, run: str, count: int,
+                timeout_s: float) -> tuple[float, set]:
         """Poll the feed until every job of ``run`` has a result; the time of the last."""
         seen: set[str] = set()
         workers: set[str] = set()
@@ -293,8 +294,8 @@ class Bench:
         deadline = time.monotonic() + timeout_s
         while len(seen) < count:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{run}: only {len(seen)} of {count} results after {timeout_s:.0f} s "
-                                   f"(worker logs in {self.log_dir})")
+                raise RuntimeError(f"{run}: only {len(seen)} of {count} results after "
+                                   f"{timeout_s:.0f} s (worker logs in {self.log_dir})")
             for result in feed.poll_results(0.2):
                 if result.job_id.startswith(run + "-") and result.job_id not in seen:
                     seen.add(result.job_id)
@@ -341,12 +342,14 @@ class Bench:
         counts = SPAWN.Array("l", n, lock=False)
         last = SPAWN.Array("d", n, lock=False)
         stop = SPAWN.Event()
-        procs = [SPAWN.Process(target=raw_consumer, args=(self.url, self.raw_queue, i, counts, last, stop))
+        procs = [SPAWN.Process(target=raw_consumer,
+                               args=(self.url, self.raw_queue, i, counts, last, stop))
                  for i in range(n)]
         for p in procs:
             p.start()
         try:
-            wait_for(lambda: consumer_count(self.url, self.raw_queue) >= n, f"{n} raw consumers", 60)
+            wait_for(lambda: consumer_count(self.url, self.raw_queue) >= n,
+                     f"{n} raw consumers", 60)
             tag = self.next_run("r", n)
             self._raw_batch(tag + "w", warmup, counts, 0)
             consumers = [psutil.Process(p.pid) for p in procs]
@@ -358,7 +361,8 @@ class Bench:
                 if p.is_alive():
                     p.kill()
 
-    def _raw_batch(self, run, count, counts, before, last=None, n=0, consumers=None) -> Measured | None:
+    def _raw_batch(self, run, count, counts, before, last=None, n=0,
+                   consumers=None) -> Measured | None:
         started, finished, cpu = SPAWN.Value("d", 0.0), SPAWN.Value("d", 0.0), SPAWN.Value("d", 0.0)
         pub = SPAWN.Process(target=publish_raw,
                             args=(self.url, self.raw_queue, run, count, started, finished, cpu))
@@ -373,8 +377,8 @@ class Bench:
         pub.join(30)
         if last is None:
             return None
-        return Measured("raw pika", n, count, max(last) - started.value, finished.value - started.value,
-                        None, {"publisher": cpu.value, **used})
+        return Measured("raw pika", n, count, max(last) - started.value,
+                        finished.value - started.value, None, {"publisher": cpu.value, **used})
 
     # ---- cleanup
     def clean(self) -> list[str]:
@@ -477,7 +481,8 @@ def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop,
     ZkLiveness(client, settings.zk.root).announce(machine_id)
     come_up(registry, machine_id, clock.now())
     source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
-    sink = UnconfirmedSink(settings.rabbit) if variant == "no-confirm" else RabbitResultSink(settings.rabbit)
+    sink = (UnconfirmedSink(settings.rabbit) if variant == "no-confirm"
+            else RabbitResultSink(settings.rabbit))
     sink.publish_result = timed("publish result", sink.publish_result)
     progress = None
     if variant != "no-zk":
@@ -542,7 +547,8 @@ def print_breakdown(measured: Measured, reports: list) -> None:
     busy = sum(v for k, v in totals.items() if k != "wait for delivery")
     print(f"    {'other (worker loop)':<26} {1000 * (wall - accounted) / jobs:7.3f} ms")
     print(f"    busy per job (all but wait) {1000 * busy / jobs:6.3f} ms "
-          f"-> at most {len(reports) / (busy / jobs):,.0f} jobs/s for {len(reports)} workers if never waiting")
+          f"-> at most {len(reports) / (busy / jobs):,.0f} jobs/s for {len(reports)} workers "
+          f"if never waiting")
 
 
 # --------------------------------------------------------------------------- main
@@ -559,10 +565,12 @@ def cpu_line(m: Measured) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=3000, help="messages per measured batch [3000]")
     parser.add_argument("--workers", default="2,4", help="comma-separated worker counts [2,4]")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per worker count [3]")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds per worker count [3]")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured messages first [100]")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs")
     parser.add_argument("--breakdown", action="store_true",
@@ -572,14 +580,15 @@ def main() -> int:
 
     bench = Bench()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     print(f"date:      {now:%Y-%m-%d %H:%M} UTC")
-    print(f"machine:   {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}, "
-          f"{platform.python_implementation()} {platform.python_version()}, pika {pika.__version__}")
+    print(f"machine:   {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+          f"{cpu_model()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"pika {pika.__version__}")
     print(f"services:  RabbitMQ {broker_version(bench.url)} at {bench.settings.rabbit.safe_url}, "
           f"ZooKeeper {zk_version(bench.settings)} at {bench.settings.zk.hosts}")
-    print(f"params:    {args.jobs} zero-work jobs per batch (+{args.warmup} warm-up), workers {counts}, "
-          f"{args.rounds} round(s); isolation prefix bench-{bench.run_id}., "
+    print(f"params:    {args.jobs} zero-work jobs per batch (+{args.warmup} warm-up), "
+          f"workers {counts}, {args.rounds} round(s); isolation prefix bench-{bench.run_id}., "
           f"ZooKeeper root {bench.settings.zk.root}")
     print(flush=True)
     results: dict[tuple[str, int], list[Measured]] = defaultdict(list)
@@ -591,9 +600,9 @@ def main() -> int:
                 for fn in order:
                     m = fn(n, args.jobs, args.warmup)
                     results[(m.kind, n)].append(m)
-                    print(f"  round {r + 1}: {m.kind:<9} N={n}: {m.jobs} jobs in {m.seconds:6.2f} s = "
-                          f"{m.rate:7.1f} jobs/s (publishing alone took {m.publish_seconds:.2f} s = "
-                          f"{m.jobs / m.publish_seconds:.0f}/s)")
+                    print(f"  round {r + 1}: {m.kind:<9} N={n}: {m.jobs} jobs in "
+                          f"{m.seconds:6.2f} s = {m.rate:7.1f} jobs/s (publishing alone took "
+                          f"{m.publish_seconds:.2f} s = {m.jobs / m.publish_seconds:.0f}/s)")
                     print(f"           {cpu_line(m)}", flush=True)
         print()
         print("| N | imgproc jobs/s (best) | raw pika jobs/s (best) | ratio of bests | "
@@ -602,18 +611,18 @@ def main() -> int:
         for n in counts:
             ours = [m.rate for m in results[("imgproc", n)]]
             raw = [m.rate for m in results[("raw pika", n)]]
-            paired = [o / r for o, r in zip(ours, raw)]
+            paired = [o / r for o, r in zip(ours, raw, strict=True)]
             best = max(ours) / max(raw)
             print(f"| {n} | {max(ours):,.0f} | {max(raw):,.0f} | {best:.2f} | "
                   f"{', '.join(f'{x:.2f}' for x in paired)} ({statistics.median(paired):.2f}) | "
                   f"{'met' if best >= GOAL else 'NOT met'} |")
-        print("(best: the fastest round of each, since other load only slows a run down; per round: "
-              "imgproc/raw measured back to back)")
+        print("(best: the fastest round of each, since other load only slows a run down; "
+              "per round: imgproc/raw measured back to back)")
         for n in counts:
             raw = results[("raw pika", n)]
             if all(m.publish_seconds > 0.9 * m.seconds for m in raw):
-                print(f"note: with N={n}, raw pika's end-to-end time is its publisher's: one confirmed "
-                      f"publish at a time is the limit there, not its consumers")
+                print(f"note: with N={n}, raw pika's end-to-end time is its publisher's: "
+                      f"one confirmed publish at a time is the limit there, not its consumers")
         if args.breakdown:
             for n in counts:
                 print()
@@ -635,8 +644,9 @@ def main() -> int:
         keep = args.keep_logs or bool(problems) or sys.exc_info()[0] is not None
         if not keep:
             shutil.rmtree(bench.log_dir, ignore_errors=True)
+        logs_kept = f"; worker logs kept in {bench.log_dir}" if keep else ""
         print(f"\ncleaned up: queues and exchange bench-{bench.run_id}.*, ZooKeeper root "
-              f"{bench.settings.zk.root}" + (f"; worker logs kept in {bench.log_dir}" if keep else ""))
+              f"{bench.settings.zk.root}{logs_kept}")
     return 0
 
 

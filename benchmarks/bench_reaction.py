@@ -30,6 +30,7 @@ Run: ``.venv/bin/python benchmarks/bench_reaction.py [--reps 3] [--policy slo]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,7 +43,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pika
@@ -112,7 +113,8 @@ class Load:
                 job_id = f"{self.run_id}-{index}"
                 phase = self.phase
                 now = time.time()
-                publisher.publish(JobMessage(job_id=job_id, submitted_at=now, service_s=self.service_s))
+                publisher.publish(JobMessage(job_id=job_id, submitted_at=now,
+                                             service_s=self.service_s))
                 self.published.append((job_id, phase, now))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             self.error = exc
@@ -248,18 +250,16 @@ class Bench:
             machines = self.registry.all_machines()
             live = [m for m in machines if m.state in PROVISIONED]
             peak = max(peak, len(live))
-            new = [m for m in machines if m.id not in before and m.requested_at >= rep.burst_start - 1]
-            released = [m for m in machines if m.id in self.seen.reports
-                        and "draining" in self.seen.reports[m.id]
-                        and self.seen.reports[m.id]["draining"] > rep.burst_end]
+            new = [m for m in machines
+                   if m.id not in before and m.requested_at >= rep.burst_start - 1]
             served = burst_ids <= set(self.seen.results)
             back = len(live) <= len(before) and all(m.state in PROVISIONED or m.state in GONE
                                                     for m in machines)
             if served and back and new:
                 break
         else:
-            print(f"  repetition {k}: fleet not back to {len(before)} within {a.settle_timeout:.0f} s "
-                  f"after the burst", flush=True)
+            print(f"  repetition {k}: fleet not back to {len(before)} within "
+                  f"{a.settle_timeout:.0f} s after the burst", flush=True)
         self.pump(1.0)
         machines = {m.id: m for m in self.registry.all_machines()}
         new = sorted((m for m in machines.values() if m.id not in before and
@@ -268,9 +268,9 @@ class Bench:
         # reaction
         firsts = {}
         for r in self.seen.results.values():
-            if r.worker not in before and r.started_at >= rep.burst_start and r.worker in machines:
-                if r.worker not in firsts or r.started_at < firsts[r.worker]:
-                    firsts[r.worker] = r.started_at
+            if (r.worker not in before and r.started_at >= rep.burst_start and r.worker in machines
+                    and (r.worker not in firsts or r.started_at < firsts[r.worker])):
+                firsts[r.worker] = r.started_at
         if firsts:
             first = min(firsts, key=firsts.get)
             rep.first_new, rep.reaction_s = first, firsts[first] - rep.burst_start
@@ -299,7 +299,8 @@ class Bench:
                 rep.all_destroyed_s = max(ends) - rep.burst_end
             rep.drains = [self.seen.reports[mid]["destroyed"] - self.seen.reports[mid]["draining"]
                           for _, mid in releases
-                          if "draining" in self.seen.reports[mid] and "destroyed" in self.seen.reports[mid]]
+                          if "draining" in self.seen.reports[mid]
+                          and "destroyed" in self.seen.reports[mid]]
         return rep
 
     # ---- run and clean
@@ -324,9 +325,11 @@ class Bench:
         try:
             for m in self.registry.machines():
                 if m.state not in (S.DESTROYING, S.DESTROYED):
-                    self.bus.send(DeployerCommand(command="destroy", machine_id=m.id, sent_at=time.time()))
+                    self.bus.send(DeployerCommand(command="destroy", machine_id=m.id,
+                                                  sent_at=time.time()))
             deadline = time.monotonic() + self.args.drain_timeout + 30
-            while self.registry.machines() and time.monotonic() < deadline and self.deployer.running:
+            while (self.registry.machines() and time.monotonic() < deadline
+                   and self.deployer.running):
                 time.sleep(0.25)
             left = [m.id for m in self.registry.machines()]
             if left:
@@ -338,10 +341,8 @@ class Bench:
         for child in (self.deployer, self.scaler):
             (self.dir / f"{child.name}.log").write_text("\n".join(child.lines) + "\n")
         for closing in (self.bus.close, self.feed.close):
-            try:
+            with contextlib.suppress(Exception):
                 closing()
-            except Exception:  # noqa: BLE001
-                pass
         r = self.settings.rabbit
         try:
             connection = pika.BlockingConnection(pika.URLParameters(r.url))
@@ -372,7 +373,8 @@ def kill_leftover_workers(state_dir: Path) -> list[str]:
             if record["machine_id"] in proc.cmdline():
                 proc.kill()
                 proc.wait(5)
-                problems.append(f"killed leftover worker {record['machine_id']} (pid {record['pid']})")
+                problems.append(f"killed leftover worker {record['machine_id']} "
+                                f"(pid {record['pid']})")
         except (OSError, ValueError, KeyError, psutil.Error):
             pass
     return problems
@@ -385,48 +387,54 @@ def fmt(value: float | None, unit: str = " s") -> str:
 def print_rep(rep: Rep, interval: float, flush: bool = False) -> None:
     bound = interval + 2
     verdict = "-" if rep.reaction_s is None else ("within" if rep.reaction_s <= bound else "OVER")
-    print(f"  repetition {rep.index}: reaction {fmt(rep.reaction_s)} ({verdict} the bound {bound:g} s), "
-          f"first new worker {rep.first_new}; {rep.new_machines} new machines, peak fleet {rep.peak}")
+    print(f"  repetition {rep.index}: reaction {fmt(rep.reaction_s)} "
+          f"({verdict} the bound {bound:g} s), first new worker {rep.first_new}; "
+          f"{rep.new_machines} new machines, peak fleet {rep.peak}")
     if rep.steps:
         print("    " + "; ".join(f"{k} {v:.2f} s" for k, v in rep.steps.items()))
-    print(f"    burst responses p50 {rep.response_p50:.2f} s, p95 {rep.response_p95:.2f} s; after the burst's "
-          f"last job: backlog served {fmt(rep.backlog_served_s)}, fleet back to size "
-          f"{fmt(rep.back_to_size_s)}, released machines destroyed {fmt(rep.all_destroyed_s)}; "
+    print(f"    burst responses p50 {rep.response_p50:.2f} s, p95 {rep.response_p95:.2f} s; "
+          f"after the burst's last job: backlog served {fmt(rep.backlog_served_s)}, "
+          f"fleet back to size {fmt(rep.back_to_size_s)}, "
+          f"released machines destroyed {fmt(rep.all_destroyed_s)}; "
           f"drain per machine {', '.join(f'{d:.2f}' for d in rep.drains) or '-'} s", flush=flush)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3, help="bursts [3]")
     parser.add_argument("--policy", default="slo", help="scaler policy [slo]")
     parser.add_argument("--interval", type=float, default=2.0, help="scaler interval, s [2]")
     parser.add_argument("--steady-rate", type=float, default=2.0, help="light load, jobs/s [2]")
     parser.add_argument("--burst-rate", type=float, default=25.0, help="burst load, jobs/s [25]")
     parser.add_argument("--burst-s", type=float, default=15.0, help="burst length, s [15]")
-    parser.add_argument("--service", type=float, default=0.2, help="simulated service time, s [0.2]")
+    parser.add_argument("--service", type=float, default=0.2,
+                        help="simulated service time, s [0.2]")
     parser.add_argument("--steady-s", type=float, default=10.0,
                         help="one worker, steady, this long before each burst [10]")
     parser.add_argument("--max-workers", type=int, default=10, help="scaler's max_workers [10]")
-    parser.add_argument("--drain-timeout", type=float, default=30.0, help="provider drain timeout, s [30]")
+    parser.add_argument("--drain-timeout", type=float, default=30.0,
+                        help="provider drain timeout, s [30]")
     parser.add_argument("--settle-timeout", type=float, default=180.0,
                         help="give up waiting for a steady fleet after this, s [180]")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the deployer, scaler and worker logs")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the deployer, scaler and worker logs")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     bench = Bench(args)
     s = bench.settings
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     print(f"date:      {now:%Y-%m-%d %H:%M} UTC")
-    print(f"machine:   {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}, "
-          f"{platform.python_implementation()} {platform.python_version()}")
+    print(f"machine:   {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+          f"{cpu_model()}, {platform.python_implementation()} {platform.python_version()}")
     print(f"services:  {s.rabbit.safe_url}, ZooKeeper {s.zk.hosts} (root {s.zk.root}), "
           f"queues bench-{bench.run_id}.*")
     print(f"children:  imgproc deployer (local provider, boot delay 0, drain timeout "
           f"{args.drain_timeout:g} s); imgproc {' '.join(bench.scaler_args[:5])} "
           f"(min 1, max {args.max_workers} workers, policy defaults otherwise)")
-    print(f"load:      {args.steady_rate:g} jobs/s steady, bursts of {args.burst_rate:g} jobs/s for "
-          f"{args.burst_s:g} s, simulated service {args.service:g} s, {args.reps} repetitions, "
+    print(f"load:      {args.steady_rate:g} jobs/s steady, bursts of {args.burst_rate:g} jobs/s "
+          f"for {args.burst_s:g} s, simulated service {args.service:g} s, {args.reps} repetitions, "
           f"{args.steady_s:g} s steady with one worker before each")
     print(f"bound:     one decision interval + 2 s = {args.interval + 2:g} s", flush=True)
     reps: list[Rep] = []
@@ -452,15 +460,17 @@ def main() -> int:
     if reactions:
         bound = args.interval + 2
         print()
-        print("| reps | reaction median | min | max | bound (interval + 2 s) | ratio median/bound | "
-              "fleet back to size (median) | released destroyed (median) | drain per machine (median) |")
+        print("| reps | reaction median | min | max | bound (interval + 2 s) | "
+              "ratio median/bound | fleet back to size (median) | released destroyed (median) | "
+              "drain per machine (median) |")
         print("|---|---|---|---|---|---|---|---|---|")
         backs = [r.back_to_size_s for r in reps if r.back_to_size_s is not None]
         gone = [r.all_destroyed_s for r in reps if r.all_destroyed_s is not None]
         drains = [d for r in reps for d in r.drains]
         med = statistics.median(reactions)
-        print(f"| {len(reactions)} | {med:.2f} s | {min(reactions):.2f} s | {max(reactions):.2f} s | "
-              f"{bound:g} s | {med / bound:.2f} | {fmt(statistics.median(backs) if backs else None)} | "
+        print(f"| {len(reactions)} | {med:.2f} s | {min(reactions):.2f} s | "
+              f"{max(reactions):.2f} s | {bound:g} s | {med / bound:.2f} | "
+              f"{fmt(statistics.median(backs) if backs else None)} | "
               f"{fmt(statistics.median(gone) if gone else None)} | "
               f"{fmt(statistics.median(drains) if drains else None)} |")
     return code

@@ -12,11 +12,11 @@ import platform
 import random
 import resource
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from imgproc.core.policies import build_policy
 from imgproc.core.scaler import ScalerLimits
-from imgproc.core.sim.simulator import Simulation, SimSettings
+from imgproc.core.sim.simulator import SimSettings, Simulation
 from imgproc.core.workload_gen import generate, make_spec
 
 
@@ -42,9 +42,10 @@ def bare_heapq_loop(events: int, seed: int = 1) -> float:
 
 def cpu_model() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or "unknown"
@@ -68,9 +69,11 @@ def main() -> None:
     events = 2 * len(trace) + len(sim.rounds) + len(record.series) + 2 * len(record.machines)
     bare_s = bare_heapq_loop(events)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"date:            {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"machine:         {cpu_model()}, {platform.python_implementation()} {platform.python_version()}")
-    print(f"trace:           {len(trace):,} jobs (diurnal, {rate}/s mean, exp. service 0.2 s), generated in {gen_s:.2f} s")
+    print(f"date:            {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine:         {cpu_model()}, "
+          f"{platform.python_implementation()} {platform.python_version()}")
+    print(f"trace:           {len(trace):,} jobs (diurnal, {rate}/s mean, exp. service 0.2 s), "
+          f"generated in {gen_s:.2f} s")
     print(f"policy:          {args.policy}; {len(record.machines)} machines used")
     print(f"events:          {events:,}")
     print(f"simulator:       {sim_s:.2f} s = {len(trace) / sim_s:,.0f} jobs/s")

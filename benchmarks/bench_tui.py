@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -120,7 +121,7 @@ async def key_latency(pilot, frames: Frames, keys: list[str],
     """Seconds from each key press to the first frame drawn after ``changed(key)`` holds."""
     times = []
     for key in keys:
-        frames.expect(lambda: changed(key))
+        frames.expect(functools.partial(changed, key))
         start = time.perf_counter()
         await pilot.press(key)
         await until(lambda: frames.seen_at is not None)
@@ -183,9 +184,10 @@ async def measure(backend: LoadedBackend, presses: int, idle_s: float) -> dict:
 
 def cpu_model() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or "unknown"
@@ -204,18 +206,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         backend = loaded_backend(Path(folder))
         r = asyncio.run(measure(backend, args.presses, args.idle))
-    print(f"date:     {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"date:     {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine:  {cpu_model()}, {psutil.cpu_count()} CPUs, "
-          f"{platform.python_implementation()} {platform.python_version()}, textual {textual.__version__}")
+          f"{platform.python_implementation()} {platform.python_version()}, "
+          f"textual {textual.__version__}")
     print(f"busy:     load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
           "(other processes slow every wall-clock figure below)")
-    print(f"load:     {r['machines']} machines, {r['znodes']:,} znodes ({REWRITTEN_PER_TICK} rewritten "
-          f"a second), a refresh a second ({r['refreshes']} refreshes)")
-    for key, what in (("main", "policy switch, main screen"), ("browser", "cursor move, ZooKeeper browser")):
+    print(f"load:     {r['machines']} machines, {r['znodes']:,} znodes "
+          f"({REWRITTEN_PER_TICK} rewritten a second), a refresh a second "
+          f"({r['refreshes']} refreshes)")
+    for key, what in (("main", "policy switch, main screen"),
+                      ("browser", "cursor move, ZooKeeper browser")):
         median, p95 = r[key]
         print(f"key -> screen ({what}, {args.presses} presses): median {median:.1f} ms, "
-              f"p95 {p95:.1f} ms  [{verdict(p95, GOAL_LATENCY_MS)}, goal < {GOAL_LATENCY_MS:.0f} ms]")
-    print(f"memory:   RSS {r['rss_mb']:.0f} MB  [{verdict(r['rss_mb'], GOAL_RSS_MB)}, goal < {GOAL_RSS_MB:.0f} MB]")
+              f"p95 {p95:.1f} ms  "
+              f"[{verdict(p95, GOAL_LATENCY_MS)}, goal < {GOAL_LATENCY_MS:.0f} ms]")
+    print(f"memory:   RSS {r['rss_mb']:.0f} MB  "
+          f"[{verdict(r['rss_mb'], GOAL_RSS_MB)}, goal < {GOAL_RSS_MB:.0f} MB]")
     for key, where in (("cpu_main", "main screen"), ("cpu_browser", "ZooKeeper browser")):
         print(f"idle CPU ({where}, {args.idle:.0f} s): {r[key]:.1f} % of a core  "
               f"[{verdict(r[key], GOAL_CPU_PCT)}, goal < {GOAL_CPU_PCT:.0f} %]")

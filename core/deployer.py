@@ -49,19 +49,21 @@ class Deployer:
 
     Commands may be carried out on several threads at once (a VM takes minutes to
     start). ``background`` runs the slow part of failing a machine (stopping it)
-    off the caller's thread; by default it runs inline.
+    off the caller's thread (whatever it returns, a future say, is ignored); by default it
+    runs inline.
     """
 
     def __init__(self, registry: MachineRegistry, provider: Provider, clock: Clock,
                  boot_timeout_s: float = 300.0,
                  report: Callable[[Machine], None] | None = None,
-                 background: Callable[[Callable[[], None]], None] | None = None) -> None:
+                 background: Callable[[Callable[[], None]], object] | None = None) -> None:
         self.registry = registry
         self.provider = provider
         self.clock = clock
         self.boot_timeout_s = boot_timeout_s
         self.report = report or (lambda machine: None)
-        self.background = background or (lambda work: work())
+        self.background: Callable[[Callable[[], None]], object] = background or (
+            lambda work: work())
         self._in_hand: Counter[str] = Counter()
         self._lock = threading.Lock()
 

@@ -36,4 +36,5 @@ class CommandedFleet:
 
     def release_machine(self, machine_id: str) -> None:
         self.commands.send(DeployerCommand(command="destroy", machine_id=machine_id,
-                                           machine_type=self.machine_type, sent_at=self.clock.now()))
+                                           machine_type=self.machine_type,
+                                           sent_at=self.clock.now()))

@@ -5,7 +5,7 @@ Only the description lives here; executing them on pixels is an adapter's work.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,6 @@ class Convert(_Op):
 
 
 ImageOp = Annotated[
-    Union[Thumbnail, Resize, Crop, Rotate, Grayscale, Blur, Sharpen, Convert],
+    Thumbnail | Resize | Crop | Rotate | Grayscale | Blur | Sharpen | Convert,
     Field(discriminator="op"),
 ]

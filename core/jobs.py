@@ -1,9 +1,8 @@
-"""Jobs and their results."""
+"""Jobs as traces describe them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from imgproc.core.image_ops import ImageOp
 
@@ -28,28 +27,3 @@ class Job:
     def simulated(self) -> bool:
         return not self.ops
 
-
-class JobStatus(str, Enum):
-    DONE = "done"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    """What a worker reports when it has finished (or failed) a job."""
-
-    job_id: str
-    worker: str
-    submitted_at: float
-    started_at: float
-    finished_at: float
-    status: JobStatus
-    error: str | None = None
-
-    @property
-    def response_s(self) -> float:
-        return self.finished_at - self.submitted_at
-
-    @property
-    def service_s(self) -> float:
-        return self.finished_at - self.started_at

@@ -9,12 +9,12 @@ state may end in ``failed``; a failed machine is still torn down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 from imgproc.core.errors import IllegalTransition
 
 
-class MachineState(str, Enum):
+class MachineState(StrEnum):
     PREPARING = "preparing"
     BOOTING = "booting"
     RUNNING = "running"
@@ -71,7 +71,7 @@ class Machine:
     def busy(self) -> bool:
         return self.current_job is not None
 
-    def moved_to(self, state: MachineState, at: float, reason: str | None = None) -> "Machine":
+    def moved_to(self, state: MachineState, at: float, reason: str | None = None) -> Machine:
         """A copy in ``state`` (with ``reason`` for being there, if any); raises
         :class:`IllegalTransition` if the move is not allowed."""
         check_transition(self.id, self.state, state)

@@ -7,14 +7,14 @@ read by the sender's injected clock.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class BadMessage(ImgprocError):
@@ -56,7 +56,7 @@ class JobMessage(_Message):
     output: str | None = None
 
     @model_validator(mode="after")
-    def _work_is_described(self) -> "JobMessage":
+    def _work_is_described(self) -> JobMessage:
         if not self.ops and self.service_s is None:
             raise ValueError("a job without ops needs service_s")
         if self.ops and (not self.input or not self.output):

@@ -67,5 +67,5 @@ class Decision:
     reason: str
 
     @staticmethod
-    def hold(obs: Observation, reason: str = "hold") -> "Decision":
+    def hold(obs: Observation, reason: str = "hold") -> Decision:
         return Decision(obs.total, reason)

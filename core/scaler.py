@@ -32,10 +32,11 @@ class ScalerLimits(BaseModel):
     max_workers: int = Field(default=50, ge=1, description="never more")
     max_starting: int = Field(default=10, ge=1, description="at most this many preparing/booting")
     up_cooldown_s: float = Field(default=0.0, ge=0, description="no scale-up this soon after one")
-    down_cooldown_s: float = Field(default=0.0, ge=0, description="no scale-down this soon after any action")
+    down_cooldown_s: float = Field(
+        default=0.0, ge=0, description="no scale-down this soon after any action")
 
     @model_validator(mode="after")
-    def _bounds_ordered(self) -> "ScalerLimits":
+    def _bounds_ordered(self) -> ScalerLimits:
         if self.min_workers > self.max_workers:
             raise ValueError(f"min_workers {self.min_workers} > max_workers {self.max_workers}")
         return self
@@ -175,12 +176,13 @@ class Scaler:
             report.decision = self.policy.decide(obs)
             target = self.capped(obs, report.decision.desired)
             self._act(obs, machines, target, report)
-        except Exception as exc:  # noqa: BLE001 - one bad round must not stop scaling
+        except Exception as exc:  # one bad round must not stop scaling
             report.error = f"{type(exc).__name__}: {exc}"
             log.warning("scaler round at %.1f skipped: %s", now, report.error, exc_info=True)
         return report
 
-    def _act(self, obs: Observation, machines: list[Machine], target: int, report: RoundReport) -> None:
+    def _act(self, obs: Observation, machines: list[Machine], target: int,
+             report: RoundReport) -> None:
         if target > obs.total:
             for _ in range(target - obs.total):
                 report.started.append(self.fleet.request_machine())

@@ -16,7 +16,8 @@ from imgproc.core.ports import JobPublisher
 from imgproc.core.trace import Trace
 
 
-def job_message(trace: Trace, index: int, submitted_at: float, speed: float, prefix: str) -> JobMessage:
+def job_message(trace: Trace, index: int, submitted_at: float, speed: float,
+                prefix: str) -> JobMessage:
     job = trace.job(index)
     service = job.service_s
     if service is not None and job.simulated:

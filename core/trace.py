@@ -76,7 +76,7 @@ class Trace:
         return bool(np.isnan(self.service_s).any())
 
     @classmethod
-    def from_jobs(cls, name: str, jobs: list[Job]) -> "Trace":
+    def from_jobs(cls, name: str, jobs: list[Job]) -> Trace:
         extras = {
             i: JobExtras(j.ops, j.input, j.output)
             for i, j in enumerate(jobs)

@@ -148,11 +148,13 @@ class _TraceBuilder:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise TraceError(
-                self.source, number, WHOLE_LINE, f"expected a JSON object, got invalid JSON ({exc.msg})"
+                self.source, number, WHOLE_LINE,
+                f"expected a JSON object, got invalid JSON ({exc.msg})"
             ) from exc
         if not isinstance(data, dict):
             raise TraceError(
-                self.source, number, WHOLE_LINE, f"expected a JSON object, got {type(data).__name__}"
+                self.source, number, WHOLE_LINE,
+                f"expected a JSON object, got {type(data).__name__}"
             )
         return data
 
@@ -175,7 +177,9 @@ class _TraceBuilder:
         line = self._validate(TraceLine, number, data)
         assert isinstance(line, TraceLine)
         if line.id in self.seen_ids:
-            raise TraceError(self.source, number, "id", f"expected a unique id, '{line.id}' is repeated")
+            raise TraceError(
+                self.source, number, "id", f"expected a unique id, '{line.id}' is repeated"
+            )
         if self.arrivals and line.at < self.arrivals[-1]:
             raise TraceError(
                 self.source, number, "at",

@@ -131,7 +131,7 @@ class Worker:
         except ImgprocError as exc:
             log.info("job %s failed: %s", job.job_id, exc)
             return str(exc)
-        except Exception as exc:  # noqa: BLE001 - a bad job must not kill the worker
+        except Exception as exc:  # a bad job must not kill the worker
             log.exception("job %s failed unexpectedly", job.job_id)
             return f"{type(exc).__name__}: {exc}"
         return None

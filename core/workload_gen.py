@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.trace import Trace
@@ -84,7 +85,7 @@ class GeneratorSpec(BaseModel):
     pareto_alpha: float = Field(default=2.5, gt=1, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _coherent(self) -> "GeneratorSpec":
+    def _coherent(self) -> GeneratorSpec:
         for knob in sorted(self.model_fields_set & _KNOB_OWNERS.keys()):
             owner = _KNOB_OWNERS[knob]
             if owner not in (self.shape, self.service_dist):
@@ -130,7 +131,7 @@ def make_spec(**values: object) -> GeneratorSpec:
         raise ConfigurationError(f"invalid workload spec: {problems}") from exc
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing" or not where:

@@ -164,6 +164,9 @@ case "${1:-}" in
   *) die "unknown option $1" ;;
 esac
 
+virsh -c qemu:///system pool-info "$POOL" >/dev/null 2>&1 \
+  || die "libvirt has no storage pool $POOL: scripts/ensure-vagrant.sh defines it"
+
 if registered; then
   volume_ready || upload_volume
   describe | tee "$BOX_DIR/box.json"

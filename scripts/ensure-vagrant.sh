@@ -3,50 +3,35 @@
 # installs the packages when missing, starts virtlogd and libvirtd by hand when
 # they are not running (there is no systemd here), gives /dev/kvm the group and
 # mode libvirt expects (otherwise every domain definition stalls while libvirt
-# re-probes the emulator), and waits until `virsh list` answers.
+# re-probes the emulator), defines libvirt's storage pool `default` when it is
+# missing (vagrant-libvirt would make it on its first `vagrant up`, but the box
+# builder uploads the box's image into it before any VM has booted), and waits
+# until `virsh list` answers. What it makes is recorded for scripts/reset-host.sh.
 # Idempotent: on a ready machine it only checks, in well under a second.
 #
-#   scripts/ensure-vagrant.sh            # packages and daemons
+#   scripts/ensure-vagrant.sh            # packages, daemons, permissions, storage pool
 #   scripts/ensure-vagrant.sh --box      # also build and register the box (cached)
 set -euo pipefail
+. "$(dirname "$0")/lib/host.sh"
 
-WAIT_S=${IMGPROC_SERVICE_WAIT_S:-90}
-APT_UPDATED=""
 PACKAGES=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
           debootstrap puppet e2fsprogs dnsmasq-base)
+POOL=default
+POOL_DIR=/var/lib/libvirt/images   # where vagrant-libvirt's own pool would be, and the box's kernels
 
 log() { echo "[vagrant] $*" >&2; }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
-}
-
-missing_packages() {
-  local p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"
-  done
-}
-
-ensure_packages() {
-  local missing
-  missing=$(missing_packages)
-  [ -z "$missing" ] && return 0
-  if [ -z "$APT_UPDATED" ]; then
-    as_root apt-get update -q >/dev/null
-    APT_UPDATED=1
-  fi
-  log "installing" $missing
-  # No daemon may be started by the packages' scripts: there is no init system to own them.
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends $missing >/dev/null
-}
-
 ensure_kvm_permissions() {
   [ -e /dev/kvm ] || return 0
-  getent group kvm >/dev/null || as_root groupadd -r kvm
-  if [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+  if ! getent group kvm >/dev/null; then
+    as_root groupadd -r kvm
+    remember group kvm
+  fi
+  local now
+  now=$(stat -c %U:%G:%a /dev/kvm)
+  if [ "${now#*:}" != "kvm:660" ]; then
     log "giving /dev/kvm group kvm, mode 0660"
+    remember device /dev/kvm "$now"
     as_root chgrp kvm /dev/kvm
     as_root chmod 0660 /dev/kvm
   fi
@@ -56,32 +41,33 @@ running() { pgrep -x "$1" >/dev/null 2>&1; }
 
 ensure_daemons() {
   as_root mkdir -p /run/libvirt /var/run/libvirt
-  if ! running virtlogd; then
-    log "starting virtlogd"
-    as_root virtlogd -d
-  fi
-  if ! running libvirtd; then
-    log "starting libvirtd"
-    as_root libvirtd -d
-  fi
-}
-
-virsh_ok() { timeout 10 virsh -c qemu:///system list --all >/dev/null 2>&1; }
-
-wait_for_libvirt() {
-  local deadline=$((SECONDS + WAIT_S))
-  until virsh_ok; do
-    if [ $SECONDS -ge $deadline ]; then
-      log "libvirtd did not answer within ${WAIT_S}s"; return 1
+  local daemon
+  for daemon in virtlogd libvirtd; do
+    if ! running "$daemon"; then
+      log "starting $daemon"
+      as_root "$daemon" -d
+      remember daemon "$daemon"
     fi
-    sleep 1
   done
 }
 
-ensure_packages
+ensure_pool() {
+  if ! virsh_system pool-info "$POOL" >/dev/null 2>&1; then
+    log "defining libvirt's storage pool $POOL in $POOL_DIR"
+    as_root mkdir -p "$POOL_DIR"
+    virsh_system pool-define-as "$POOL" dir --target "$POOL_DIR" >/dev/null
+    remember pool "$POOL"
+  fi
+  if ! virsh_system pool-info "$POOL" | grep -Eq '^State:[[:space:]]+running'; then
+    virsh_system pool-start "$POOL" >/dev/null
+  fi
+}
+
+apt_install "${PACKAGES[@]}"
 ensure_kvm_permissions
 ensure_daemons
-wait_for_libvirt
+wait_for libvirtd virsh_system list --all
+ensure_pool
 log "libvirt is up ($(virsh -c qemu:///system version --daemon 2>/dev/null | sed -n 's/^Running hypervisor: //p'))"
 
 if [ "${1:-}" = "--box" ]; then

@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer
@@ -52,7 +52,7 @@ class ConsoleApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "imgproc console"
     COMMANDS = App.COMMANDS | {PolicyCommands}
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(i), f"policy({i})", f"Switch policy to {spec.name}", show=False)
           for i, spec in enumerate(policy_specs(), start=1)),
         Binding("plus", "workers(1)", "+1 worker"),
@@ -90,15 +90,18 @@ class ConsoleApp(App[None]):
         yield StatusBar(id="status").data_bind(ConsoleApp.snapshot, ConsoleApp.read_only)
         with Grid(id="charts"):
             yield LineChart("queue", ("ready", "in flight"), ("cyan", "magenta"), id="chart-queue")
-            yield LineChart("jobs/s", ("arrivals", "completions"), ("yellow", "green"), id="chart-rates")
+            yield LineChart("jobs/s", ("arrivals", "completions"), ("yellow", "green"),
+                            id="chart-rates")
             yield LineChart("machines", ("starting", "running", "draining"),
                             ("yellow", "green", "magenta"), id="chart-machines")
-            yield LineChart("response time, s", ("p50", "p95"), ("cyan", "yellow"), id="chart-response")
+            yield LineChart("response time, s", ("p50", "p95"), ("cyan", "yellow"),
+                            id="chart-response")
         with Horizontal(id="bottom"):
             yield MachinesTable(id="machines").data_bind(ConsoleApp.snapshot)
             with Vertical(id="components"):
                 for name in COMPONENTS:
-                    yield ComponentPanel(name, id=f"component-{name}").data_bind(ConsoleApp.snapshot)
+                    panel = ComponentPanel(name, id=f"component-{name}")
+                    yield panel.data_bind(ConsoleApp.snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -165,7 +168,8 @@ class ConsoleApp(App[None]):
             self._speed = snap.replay.speed
         counts = snap.machine_counts
         self.query_one("#chart-queue", LineChart).add(snap.now, (snap.ready, snap.in_flight))
-        self.query_one("#chart-rates", LineChart).add(snap.now, (snap.arrival_rate, snap.completion_rate))
+        rates = (snap.arrival_rate, snap.completion_rate)
+        self.query_one("#chart-rates", LineChart).add(snap.now, rates)
         self.query_one("#chart-machines", LineChart).add(snap.now, (
             counts.get("preparing", 0) + counts.get("booting", 0), counts.get("running", 0),
             counts.get("draining", 0) + counts.get("destroying", 0)))
@@ -205,8 +209,8 @@ class ConsoleApp(App[None]):
             if answer is not None:
                 trace, speed = answer
                 self.call_backend(self.backend.start_replay, trace, speed,
-                                  done=lambda _: self.notify(f"replaying {trace.name} at x{speed:g}",
-                                                             timeout=3))
+                                  done=lambda _: self.notify(
+                                      f"replaying {trace.name} at x{speed:g}", timeout=3))
 
         self.push_screen(ReplayScreen(traces, self._speed), chosen)
 
@@ -257,11 +261,12 @@ class ConsoleApp(App[None]):
     def action_help(self) -> None:
         display = self.get_key_display
         sections = [
-            ("Main screen", describe(self.BINDINGS, display) + [("ctrl+p", "Command palette "
-                                                                  "(Switch policy to ...)")]),
-            ("Component panel (focused; c or tab to reach)", describe(ComponentPanel.BINDINGS, display)),
-            ("ZooKeeper browser", describe(TreeBrowser.BINDINGS, display)
-             + [("enter space", "Expand or collapse"), ("up down", "Move")]),
+            ("Main screen", [*describe(self.BINDINGS, display),
+                             ("ctrl+p", "Command palette (Switch policy to ...)")]),
+            ("Component panel (focused; c or tab to reach)",
+             describe(ComponentPanel.BINDINGS, display)),
+            ("ZooKeeper browser", [*describe(TreeBrowser.BINDINGS, display),
+                                   ("enter space", "Expand or collapse"), ("up down", "Move")]),
             ("Dialogs", [("y n", "Confirm: yes, no"), ("d l", "Quit: destroy machines, leave them"),
                          ("escape", "Cancel or close")]),
         ]

@@ -8,6 +8,7 @@ worker threads, so every broker call goes through one lock.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 import uuid
@@ -16,7 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from imgproc.adapters.processes import ManagedProcess
-from imgproc.adapters.rabbit import RabbitCommandBus, RabbitJobPublisher, RabbitReadyCount, RabbitResultFeed
+from imgproc.adapters.rabbit import (
+    RabbitCommandBus,
+    RabbitJobPublisher,
+    RabbitReadyCount,
+    RabbitResultFeed,
+)
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.trace_files import read_trace
 from imgproc.adapters.zk.browse import ZkTreeSource
@@ -34,6 +40,7 @@ from imgproc.live.scaler import new_machine_id
 from imgproc.settings import Settings
 from imgproc.tui.model import ComponentStatus, ConsoleSnapshot, MachineRow, ReplayStatus
 
+log = logging.getLogger(__name__)
 S = MachineState
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
@@ -61,13 +68,15 @@ class _Replay:
             self.resume.wait()
 
         submit_trace(self.trace, publisher, SystemClock(self.stop), self.speed,
-                     prefix=f"c{uuid.uuid4().hex[:6]}-", should_stop=self.stop.is_set, on_submit=count)
+                     prefix=f"c{uuid.uuid4().hex[:6]}-", should_stop=self.stop.is_set,
+                     on_submit=count)
         publisher.close()
         if self.state == "running":
             self.state = "done"
 
     def status(self) -> ReplayStatus:
-        return ReplayStatus(self.trace.name, self.speed, self.state, self.submitted, len(self.trace))
+        return ReplayStatus(self.trace.name, self.speed, self.state, self.submitted,
+                            len(self.trace))
 
 
 class LiveBackend:
@@ -121,8 +130,8 @@ class LiveBackend:
         while delivery is not None:
             try:
                 self.reports.append(StateReport.decode(delivery.body))
-            except BadMessage:
-                pass
+            except BadMessage as exc:  # shown nowhere, but never left to pile up in the queue
+                log.warning("state report dropped: %s", exc)
             delivery.ack()
             delivery = self._bus.next_report(0.01)
 
@@ -178,7 +187,8 @@ class LiveBackend:
             victims = release_order(self.registry.machines())[: -delta]
             for machine in victims:
                 self._fleet.release_machine(machine.id)
-        return f"releasing {', '.join(m.id for m in victims)}" if victims else "no machine to release"
+        return (f"releasing {', '.join(m.id for m in victims)}" if victims
+                else "no machine to release")
 
     def start_replay(self, trace: Path, speed: float) -> None:
         self.stop_replay()

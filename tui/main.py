@@ -35,12 +35,14 @@ NO_SERVICE = "no service reachable: running on the simulator"
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the metrics.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write series CSV, summary JSON and PNG charts into this folder.")
-@click.option("--skip-invalid", is_flag=True, help="Leave out invalid trace lines (each is reported).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Leave out invalid trace lines (each is reported).")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Live: divide arrival gaps and simulated service times by this.")
 @click.option("--provider", type=click.Choice(["local", "vagrant"]),
               help="Live: how machines are made, local processes or VMs [local].")
-@click.option("--trace", "console_trace", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--trace", "console_trace",
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help=f"Console on the simulator: replay this trace [{DEFAULT_TRACE}].")
 @click.option("--read-only", is_flag=True, help="Console: show everything, change nothing.")
 @run_options
@@ -93,7 +95,8 @@ def reachable(address: tuple[str, int], timeout_s: float = PROBE_TIMEOUT_S) -> b
         return False
 
 
-def run_console(settings: Settings, backend: str | None, trace: Path | None, read_only: bool) -> None:
+def run_console(settings: Settings, backend: str | None, trace: Path | None,
+                read_only: bool) -> None:
     """Open the console on the chosen backend (or the one that answers) until it quits."""
     from imgproc.tui.app import ConsoleApp
 

@@ -123,7 +123,8 @@ class ConsoleBackend(Protocol):
         ...
 
     def set_policy(self, name: str, params: dict | None = None) -> None:
-        """Switch the scaler's policy (live: written to the registry, applied within an interval)."""
+        """Switch the scaler's policy (live: written to the registry, applied within an
+        interval)."""
         ...
 
     def adjust_workers(self, delta: int) -> str:

@@ -141,7 +141,8 @@ class SimBackend:
     def running_machines(self) -> int:
         if self.run is None:
             return 0
-        return sum(n for state, n in self.run.sim.counts.items() if state is not MachineState.DESTROYED)
+        return sum(n for state, n in self.run.sim.counts.items()
+                   if state is not MachineState.DESTROYED)
 
     def close(self, destroy_machines: bool) -> None:
         """Nothing runs outside this process; releasing the machines only ends the run."""
@@ -157,7 +158,8 @@ class SimBackend:
         run = self.run
         if run is None:
             return None
-        return ReplayStatus(run.name, self.speed, run.state, run.sim.next_arrival, len(run.sim.trace))
+        return ReplayStatus(run.name, self.speed, run.state, run.sim.next_arrival,
+                            len(run.sim.trace))
 
     def _components(self) -> tuple[ComponentStatus, ...]:
         run = self.run

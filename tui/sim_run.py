@@ -120,7 +120,8 @@ class SimRun:
             before = self._states.get(machine_id)
             if before is not state:
                 was = before.value if before else "new"
-                self.deployer_lines.append(f"{duration(self.now):>6} {machine_id} {was} -> {state.value}")
+                self.deployer_lines.append(f"{duration(self.now):>6} {machine_id} "
+                                           f"{was} -> {state.value}")
         self._states = current
 
     def _log_rounds(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: Times above this are epoch seconds (live); below, seconds on the run's clock (simulator).
 EPOCH_FROM = 1e9
@@ -28,7 +28,7 @@ def params(values: dict) -> str:
 def moment(t: float) -> str:
     """A node time: a UTC date for epoch seconds, ``t=12m30s`` on a run's clock."""
     if t >= EPOCH_FROM:
-        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"t={duration(t)}"
 
 

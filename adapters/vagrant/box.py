@@ -49,7 +49,8 @@ def build_box(source_dir: Path | None = None, wheels: Path | None = None,
               timeout_s: float = 1800.0) -> BoxInfo:
     """Build and register the worker box unless it is already (``scripts/build-box.sh``: cached).
     With ``wheels``, imgproc's dependencies come installed in the box's /opt/imgproc/venv."""
-    command = [str(script("build-box.sh", source_dir)), *(["--wheels", str(wheels)] if wheels else [])]
+    command = [str(script("build-box.sh", source_dir)),
+               *(["--wheels", str(wheels)] if wheels else [])]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                               check=False)
@@ -65,6 +66,7 @@ def build_box(source_dir: Path | None = None, wheels: Path | None = None,
 
 def ensure_host(source_dir: Path | None = None, timeout_s: float = 1800.0) -> None:
     """Install and start what VMs need on this host (``scripts/ensure-vagrant.sh``)."""
-    done = subprocess.run([str(script("ensure-vagrant.sh", source_dir))], capture_output=True, text=True, timeout=timeout_s, check=False)
+    done = subprocess.run([str(script("ensure-vagrant.sh", source_dir))], capture_output=True,
+                          text=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise ProviderError(f"this host cannot run VMs: {tail(done.stderr)}")

@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
 
+import vagrant
 from imgproc.adapters.local_provider import ProviderError
 
 log = logging.getLogger(__name__)
@@ -22,14 +24,6 @@ def tail(text: str, lines: int = 6) -> str:
     return " | ".join(kept[-lines:]) or "(no output)"
 
 
-def _vagrant_module():
-    try:
-        import vagrant
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ProviderError("python-vagrant is not installed (pip install python-vagrant)") from exc
-    return vagrant
-
-
 class CommandTimeout(ProviderError):
     """A vagrant command ran out of time and was interrupted."""
 
@@ -38,8 +32,6 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
     """A python-vagrant ``Vagrant`` whose commands run with a timeout, in their own
     process group (so Vagrant's ssh and rsync children go too), and can be
     interrupted from another thread."""
-    vagrant = _vagrant_module()
-
     class TimedVagrant(vagrant.Vagrant):
         timeout_s: float | None = None
 
@@ -54,8 +46,8 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
             (a deployer killed meanwhile leaves it there for its successor to stop)."""
             if self.interrupted:
                 raise ProviderError(f"vagrant {command[1]} interrupted before it started")
-            proc = subprocess.Popen(command, cwd=self.root, stdout=stdout, stderr=stderr, env=self.env,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(command, cwd=self.root, stdout=stdout, stderr=stderr,
+                                    env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
             self.process = proc
             pid_file(Path(self.root)).write_text(f"{proc.pid}\n")
             if self.interrupted:  # interrupted while it was being started
@@ -68,7 +60,8 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
             except subprocess.TimeoutExpired:
                 self.interrupt()
                 proc.communicate()
-                raise CommandTimeout(f"vagrant {command[1]} took more than {self.timeout_s:.0f} s") from None
+                raise CommandTimeout(f"vagrant {command[1]} took more than "
+                                     f"{self.timeout_s:.0f} s") from None
             finally:
                 self.process = None
                 pid_file(Path(self.root)).unlink(missing_ok=True)
@@ -126,10 +119,8 @@ def stop_process_group(pgid: int, grace_s: float = 30.0) -> None:
 def _kill_what_is_left(pgid: int) -> None:
     """SIGKILL to a process group whose leader is done: children that ignored the SIGINT
     (a shell's background jobs do) must not outlive it."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def stop_leftover_command(run_dir: Path, grace_s: float = 30.0) -> bool:
@@ -141,11 +132,13 @@ def stop_leftover_command(run_dir: Path, grace_s: float = 30.0) -> bool:
         return False
     try:
         argv = psutil.Process(pid).cmdline()
-        is_vagrant = any(Path(arg).name == "vagrant" for arg in argv[:2])  # ruby /usr/bin/vagrant up
+        # argv[:2], as in: ruby /usr/bin/vagrant up
+        is_vagrant = any(Path(arg).name == "vagrant" for arg in argv[:2])
     except psutil.Error:
         is_vagrant = False
     if is_vagrant:
-        log.warning("stopping a vagrant command left running in %s (process group %d)", run_dir, pid)
+        log.warning("stopping a vagrant command left running in %s (process group %d)",
+                    run_dir, pid)
         stop_process_group(pid, grace_s)
     pid_file(run_dir).unlink(missing_ok=True)
     return is_vagrant

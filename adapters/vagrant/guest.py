@@ -28,7 +28,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def reach_from_guests(host: str, port: int, gateway: str, relays: list[TcpRelay]) -> tuple[str, int]:
+def reach_from_guests(host: str, port: int, gateway: str,
+                      relays: list[TcpRelay]) -> tuple[str, int]:
     """Where guests reach a host service that the host reaches at (host, port)."""
     if not _is_loopback(host):
         return host, port
@@ -42,7 +43,8 @@ def reach_from_guests(host: str, port: int, gateway: str, relays: list[TcpRelay]
         try:
             socket.create_connection((gateway, port), timeout=5).close()
         except OSError as exc:
-            raise ProviderError(f"guests cannot reach {host}:{port} at {gateway}:{port}: {exc}") from exc
+            raise ProviderError(f"guests cannot reach {host}:{port} "
+                                f"at {gateway}:{port}: {exc}") from exc
         return gateway, port
     listener.listen(64)
     relays.append(TcpRelay(listener, (host, port)))
@@ -50,7 +52,8 @@ def reach_from_guests(host: str, port: int, gateway: str, relays: list[TcpRelay]
     return gateway, port
 
 
-def guest_settings(settings: Mapping[str, Any], gateway: str, relays: list[TcpRelay]) -> dict[str, Any]:
+def guest_settings(settings: Mapping[str, Any], gateway: str,
+                   relays: list[TcpRelay]) -> dict[str, Any]:
     """The settings a guest's worker runs with: the host's, with the broker and
     ZooKeeper at addresses the guest reaches, and no provider section."""
     guest = json.loads(json.dumps(dict(settings)))
@@ -58,7 +61,8 @@ def guest_settings(settings: Mapping[str, Any], gateway: str, relays: list[TcpRe
     guest.pop("backend", None)
     rabbit = guest.get("rabbit") or {}
     parts = urlsplit(rabbit.get("url", "amqp://guest:guest@127.0.0.1:5672/%2F"))
-    host, port = reach_from_guests(parts.hostname or "127.0.0.1", parts.port or 5672, gateway, relays)
+    host, port = reach_from_guests(parts.hostname or "127.0.0.1", parts.port or 5672,
+                                   gateway, relays)
     userinfo = parts.netloc.rpartition("@")[0]
     netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
     rabbit["url"] = urlunsplit(parts._replace(netloc=netloc))

@@ -31,7 +31,8 @@ def virsh(*args: str, timeout_s: float = 30.0, check: bool = True) -> str:
 
 
 def our_domains(all_states: bool = False, prefix: str = DOMAIN_PREFIX) -> set[str]:
-    """Names of libvirt domains made by imgproc (running ones, or all) that start with ``prefix``."""
+    """Names of libvirt domains made by imgproc (running ones, or all) that start with
+    ``prefix``."""
     out = virsh("list", "--name", *(["--all"] if all_states else []), timeout_s=15)
     return {name for name in out.split() if name.startswith(prefix)}
 

@@ -81,12 +81,14 @@ class VagrantProvider:
 
     def __init__(self, state_dir: Path, settings: Mapping[str, Any], *,
                  source_dir: Path | None = None, drain_timeout_s: float = 60.0,
-                 up_timeout_s: float = 300.0, destroy_timeout_s: float = 120.0, max_booting: int = 2,
-                 memory_mb: int = 1024, cpus: int = 1, driver: str = "qemu", cpu_model: str | None = "Nehalem",
+                 up_timeout_s: float = 300.0, destroy_timeout_s: float = 120.0,
+                 max_booting: int = 2, memory_mb: int = 1024, cpus: int = 1,
+                 driver: str = "qemu", cpu_model: str | None = "Nehalem",
                  network_name: str = "vagrant-libvirt", network_address: str = "192.168.121.0/24",
                  box: BoxInfo | None = None,
                  box_builder: Callable[[Path], BoxInfo] | None = None,
-                 vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant) -> None:
+                 vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant,
+                 ) -> None:
         self.root = Path(state_dir) / "vagrant"
         self.prefix = domain_prefix(self.root)
         self.settings = dict(settings)
@@ -151,7 +153,8 @@ class VagrantProvider:
             if self._env_text is None:
                 gateway, created = ensure_network(self.network_name, self.network_address)
                 self._created_network = self._created_network or created
-                self._env_text = environment_file(guest_settings(self.settings, gateway, self._relays))
+                guest = guest_settings(self.settings, gateway, self._relays)
+                self._env_text = environment_file(guest)
             return self._env_text
 
     def _vagrant_env(self) -> dict[str, str]:
@@ -237,7 +240,8 @@ class VagrantProvider:
             v.timeout_s = 60
             address = v.hostname()
         except subprocess.CalledProcessError as exc:
-            raise ProviderError(f"vagrant up failed ({exc.returncode}): {self._log_tail(run)}") from exc
+            raise ProviderError(f"vagrant up failed ({exc.returncode}): "
+                                f"{self._log_tail(run)}") from exc
         except CommandTimeout as exc:
             raise ProviderError(f"{exc}: {self._log_tail(run)}") from exc
         finally:
@@ -263,7 +267,8 @@ class VagrantProvider:
             text = (run / "vagrant.log").read_text(errors="replace")
         except OSError:
             return "(no log)"
-        errors = [line for line in text.splitlines() if re.search(r"error|fail|timed out|timeout", line, re.IGNORECASE)]
+        errors = [line for line in text.splitlines()
+                  if re.search(r"error|fail|timed out|timeout", line, re.IGNORECASE)]
         return tail("\n".join(errors) if errors else text, 4)
 
     def stop(self, machine_id: str) -> None:
@@ -318,12 +323,14 @@ class VagrantProvider:
 
     def _append_timings(self, machine_id: str, times: dict[str, float]) -> None:
         """One JSON line per destroyed machine in state_dir/vagrant/timings.jsonl (the figures)."""
-        line = {"machine_id": machine_id, "at": time.time(), **{k: round(v, 1) for k, v in times.items()}}
+        line = {"machine_id": machine_id, "at": time.time(),
+                **{k: round(v, 1) for k, v in times.items()}}
         with open(self.root / "timings.jsonl", "a") as out:
             out.write(json.dumps(line) + "\n")
 
     def _keep_log(self, machine_id: str) -> None:
-        """Vagrant's output for a machine outlives its run directory: state_dir/vagrant/logs/ID.log."""
+        """Vagrant's output for a machine outlives its run directory:
+        state_dir/vagrant/logs/ID.log."""
         source = self.run_dir(machine_id) / "vagrant.log"
         if source.is_file():
             (self.root / "logs").mkdir(exist_ok=True)
@@ -361,7 +368,8 @@ class VagrantProvider:
             return set(self._starting)
 
     def close(self) -> None:
-        """Stop the relays; take the VMs' network down if this provider made it and no VM is left."""
+        """Stop the relays; take the VMs' network down if this provider made it and no VM is
+        left."""
         for relay in self._relays:
             relay.close()
         self._relays.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from contextlib import suppress
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,8 @@ class TcpRelay:
         self.target = target
         self.address = listener.getsockname()[:2]
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name=f"relay-{self.address[1]}", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=f"relay-{self.address[1]}",
+                                        daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
@@ -48,16 +50,12 @@ class TcpRelay:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def close(self) -> None:
         self._closed.set()
-        try:
+        with suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.listener.close()

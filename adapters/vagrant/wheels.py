@@ -47,7 +47,8 @@ def wheels_are_current(source_dir: Path, wheels_dir: Path) -> bool:
 
 
 def build_wheels(source_dir: Path, wheels_dir: Path, python: str = sys.executable,
-                 timeout_s: float = 900.0, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                 timeout_s: float = 900.0,
+                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
                  ) -> Path:
     """Wheels of imgproc and every dependency in ``wheels_dir``, rebuilt only when the sources
     changed. The build runs on a copy of the sources, so nothing is written into the tree."""
@@ -71,7 +72,8 @@ def build_wheels(source_dir: Path, wheels_dir: Path, python: str = sys.executabl
         if wheels_dir.exists():
             shutil.rmtree(wheels_dir)
         os.replace(out, wheels_dir)
-    log.info("built %d wheels in %.0f s", len(list(wheels_dir.glob("*.whl"))), time.monotonic() - started)
+    log.info("built %d wheels in %.0f s", len(list(wheels_dir.glob("*.whl"))),
+             time.monotonic() - started)
     return wheels_dir
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -49,11 +50,8 @@ class ZkTreeSource:
         if path == self.root:
             clear(self._client, path)
             return
-        with zk_errors(f"delete {path}"):
-            try:
-                self._client.delete(path, recursive=True)
-            except NoNodeError:
-                pass
+        with zk_errors(f"delete {path}"), suppress(NoNodeError):
+            self._client.delete(path, recursive=True)
 
     def watch(self, path: str, callback: Callable[[str], None]) -> None:
         with self._lock:
@@ -79,7 +77,7 @@ class ZkTreeSource:
             if watched in (path, parent):
                 try:
                     callback(watched)
-                except Exception:  # noqa: BLE001 - a broken watcher must not stop the cache
+                except Exception:  # a broken watcher must not stop the cache
                     log.exception("tree watcher for %s failed", watched)
 
     def close(self) -> None:

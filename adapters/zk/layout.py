@@ -144,7 +144,7 @@ def first_problem(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def apply_update(machine: Machine, changes: dict[str, object]) -> Machine:
+def apply_update(machine: Machine, changes: dict[str, Any]) -> Machine:
     """A copy of ``machine`` with ``changes``; raises :class:`BadUpdate` for other fields."""
     unknown = sorted(set(changes) - UPDATABLE)
     if unknown:

@@ -37,8 +37,8 @@ def build(config: Path | None) -> None:
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
     builder = script("build-box.sh")
-    done = subprocess.run([str(builder), "--wheels", str(wheels)], stdout=subprocess.PIPE, text=True,
-                          check=False)  # the builder's progress goes straight to stderr
+    done = subprocess.run([str(builder), "--wheels", str(wheels)], stdout=subprocess.PIPE,
+                          text=True, check=False)  # the builder's progress goes straight to stderr
     if done.returncode != 0:
         raise click.ClickException(f"{builder} failed with exit status {done.returncode}")
     click.echo(done.stdout.strip().splitlines()[-1])
@@ -53,7 +53,8 @@ def check(config: Path | None) -> None:
 
     wheels = wheels_dir(settings_from_flags(config).provider.state_dir)
     ready = wheels_are_current(source_root(), wheels) and subprocess.run(
-        [str(script("build-box.sh")), "--wheels", str(wheels), "--check"], check=False).returncode == 0
+        [str(script("build-box.sh")), "--wheels", str(wheels), "--check"],
+        check=False).returncode == 0
     click.echo(json.dumps({"ready": ready}))
     raise SystemExit(0 if ready else 1)
 
@@ -66,4 +67,5 @@ def remove(yes: bool) -> None:
 
     if not yes:
         click.confirm("Remove every imgproc box, its kernel, initrd and build cache?", abort=True)
-    raise SystemExit(subprocess.run([str(script("build-box.sh")), "--remove"], check=False).returncode)
+    done = subprocess.run([str(script("build-box.sh")), "--remove"], check=False)
+    raise SystemExit(done.returncode)

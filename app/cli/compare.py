@@ -35,7 +35,8 @@ def compare(traces, policies, as_json, markdown, config, **run) -> None:
     from imgproc.compare import compare as run_comparison
 
     settings = settings_from_flags(config, **run_flags(**run))
-    names = policy_names() if policies == "all" else [p.strip() for p in policies.split(",") if p.strip()]
+    names = (policy_names() if policies == "all"
+             else [p.strip() for p in policies.split(",") if p.strip()])
     try:
         for name in names:
             get_spec(name)

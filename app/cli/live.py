@@ -36,7 +36,8 @@ def _run(component, settings, **kwargs) -> None:
 
 
 @click.command()
-@click.option("--machine-id", required=True, help="The machine this worker is (its registry record).")
+@click.option("--machine-id", required=True,
+              help="The machine this worker is (its registry record).")
 @config_option
 @log_option
 def worker(machine_id, config, log_level) -> None:
@@ -50,7 +51,8 @@ def worker(machine_id, config, log_level) -> None:
 @click.command()
 @click.option("--provider", type=click.Choice(["local", "vagrant"]),
               help="How machines are made, local processes or VMs [local].")
-@click.option("--boot-delay", "boot_delay_s", type=float, help="Local workers wait this long first [0].")
+@click.option("--boot-delay", "boot_delay_s", type=float,
+              help="Local workers wait this long first [0].")
 @config_option
 @log_option
 def deployer(provider, boot_delay_s, config, log_level) -> None:
@@ -58,14 +60,16 @@ def deployer(provider, boot_delay_s, config, log_level) -> None:
     from imgproc.live.deployer import run_deployer
 
     _setup_logging(log_level)
-    settings = settings_from_flags(config, provider={"kind": provider, "boot_delay_s": boot_delay_s})
+    settings = settings_from_flags(config,
+                                   provider={"kind": provider, "boot_delay_s": boot_delay_s})
     logging.getLogger(__name__).info("deployer: broker %s, zookeeper %s", settings.rabbit.safe_url,
                                      settings.zk.hosts)
     _run(run_deployer, settings)
 
 
 @click.command()
-@click.option("--policy", help="Policy to start with, if the registry has none (see `imgproc policies`).")
+@click.option("--policy",
+              help="Policy to start with, if the registry has none (see `imgproc policies`).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A policy parameter.")
 @click.option("--interval", "interval_s", type=float, help="Seconds between decisions [10].")
 @click.option("--identifier", help="Name in the election (default: random).")
@@ -76,7 +80,8 @@ def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
     from imgproc.live.scaler import run_scaler
 
     _setup_logging(log_level)
-    settings = settings_from_flags(config, policy=policy, policy_params=parse_params(params) or None,
+    settings = settings_from_flags(config, policy=policy,
+                                   policy_params=parse_params(params) or None,
                                    scaler={"interval_s": interval_s})
     _run(run_scaler, settings, identifier=identifier)
 

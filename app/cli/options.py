@@ -40,9 +40,12 @@ def run_options(func):
         click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
                      help="TOML settings file (also IMGPROC_CONFIG)."),
         click.option("--slo", "slo_s", type=float, help="Response-time objective in seconds [2]."),
-        click.option("--boot-delay", "boot_delay_s", type=float, help="Seconds from request to ready [30]."),
-        click.option("--release-delay", "release_delay_s", type=float, help="Seconds from release to gone [0]."),
-        click.option("--interval", "interval_s", type=float, help="Seconds between scaler decisions [10]."),
+        click.option("--boot-delay", "boot_delay_s", type=float,
+                     help="Seconds from request to ready [30]."),
+        click.option("--release-delay", "release_delay_s", type=float,
+                     help="Seconds from release to gone [0]."),
+        click.option("--interval", "interval_s", type=float,
+                     help="Seconds between scaler decisions [10]."),
         click.option("--max-workers", type=int, help="Upper bound on workers [50]."),
         click.option("--min-workers", type=int, help="Lower bound on workers [1]."),
         click.option("--seed", type=int, help="Seed for the simulator's randomness [0]."),
@@ -52,9 +55,11 @@ def run_options(func):
     return func
 
 
-def run_flags(slo_s, boot_delay_s, release_delay_s, interval_s, max_workers, min_workers, seed) -> dict:
+def run_flags(slo_s, boot_delay_s, release_delay_s, interval_s, max_workers, min_workers,
+              seed) -> dict:
     return {
         "slo_s": slo_s,
         "sim": {"boot_delay_s": boot_delay_s, "release_delay_s": release_delay_s, "seed": seed},
-        "scaler": {"interval_s": interval_s, "max_workers": max_workers, "min_workers": min_workers},
+        "scaler": {"interval_s": interval_s, "max_workers": max_workers,
+                   "min_workers": min_workers},
     }

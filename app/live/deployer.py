@@ -106,7 +106,8 @@ def _take_command(bus: RabbitCommandBus, deployer: Deployer, pool: ThreadPoolExe
     log.info("%s %s", command.command, command.machine_id)
     # Both run off the main thread: a VM takes minutes to boot, and the main thread must
     # keep serving the broker (heartbeats), the checks and the other commands meanwhile.
-    future = _in_pool(pool, lambda: deployer.handle(command), f"{command.command} {command.machine_id}")
+    future = _in_pool(pool, lambda: deployer.handle(command),
+                      f"{command.command} {command.machine_id}")
     future.add_done_callback(acks.when_done(delivery))
 
 

@@ -17,12 +17,14 @@ from imgproc.core.trace import Trace
 def scaled_service(trace: Trace, speed: float) -> np.ndarray:
     """Service times as the workers were asked to spend them (simulated jobs sped up)."""
     service = trace.service_s.copy()
-    simulated = np.array([i not in trace.extras or not trace.extras[i].ops for i in range(len(trace))])
+    simulated = np.array([i not in trace.extras or not trace.extras[i].ops
+                          for i in range(len(trace))], dtype=bool)
     service[simulated] = service[simulated] / speed
     return service
 
 
-def job_outcomes(trace: Trace, tally: ResultTally, prefix: str, t0: float, speed: float) -> JobOutcomes:
+def job_outcomes(trace: Trace, tally: ResultTally, prefix: str, t0: float,
+                 speed: float) -> JobOutcomes:
     n = len(trace)
     submit = trace.arrival_s / speed
     start = np.full(n, math.nan)

@@ -18,7 +18,12 @@ import uuid
 from collections.abc import Callable
 
 from imgproc.adapters.processes import ManagedProcess
-from imgproc.adapters.rabbit import RabbitCommandBus, RabbitJobPublisher, RabbitReadyCount, RabbitResultFeed
+from imgproc.adapters.rabbit import (
+    RabbitCommandBus,
+    RabbitJobPublisher,
+    RabbitReadyCount,
+    RabbitResultFeed,
+)
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.config import ZkConfigStore
@@ -78,8 +83,8 @@ class LiveReplay:
                 f"running there; stop it, or clear it with `imgproc zk clear`")
         ZkConfigStore(client, s.zk.root).write(
             ScalerConfig(policy=s.policy, params=s.policy_params, requested_at=time.time()))
-        feed = RabbitResultFeed(s.rabbit, queue_name=f"{s.rabbit.results_exchange}.replay-{self.run_id}",
-                                durable=True)
+        queue_name = f"{s.rabbit.results_exchange}.replay-{self.run_id}"
+        feed = RabbitResultFeed(s.rabbit, queue_name=queue_name, durable=True)
         bus = RabbitCommandBus(s.rabbit, role=f"replay {self.run_id}")
         children = self._children()
         try:
@@ -166,7 +171,8 @@ class LiveReplay:
         children[1].stop()
         for machine in registry.machines():
             if machine.state not in (S.DESTROYING, S.DESTROYED):
-                bus.send(DeployerCommand(command="destroy", machine_id=machine.id, sent_at=time.time()))
+                bus.send(DeployerCommand(command="destroy", machine_id=machine.id,
+                                         sent_at=time.time()))
         deadline = time.time() + self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S
         while registry.machines() and time.time() < deadline:
             self._drain_reports(bus)

@@ -23,6 +23,7 @@ from imgproc.core.errors import ImgprocError
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.messages import ScalerConfig
 from imgproc.core.policies import build_policy
+from imgproc.core.ports import ConfigStore
 from imgproc.core.results import LiveQueueProbe
 from imgproc.core.scaler import Scaler
 from imgproc.settings import Settings
@@ -50,6 +51,20 @@ class PendingConfig:
         with self._lock:
             config, self._config = self._config, None
             return config
+
+
+def initial_config(store: ConfigStore, settings: Settings, now: float) -> ScalerConfig:
+    """The stored config; if none is stored, the settings' one, written for operators to change.
+
+    What was written is what the scaler starts with, even if the node is gone again by the
+    time it could be read back (an operator's ``imgproc zk clear``, say).
+    """
+    config = store.read()
+    if config is None:
+        config = ScalerConfig(policy=settings.policy, params=settings.policy_params,
+                              requested_at=now)
+        store.write(config)
+    return config
 
 
 class LiveScaler:
@@ -84,22 +99,20 @@ class LiveScaler:
     def lead(self, election: ScalerElection) -> None:
         s = self.settings
         clock = SystemClock(self.stop)
-        if self.config.read() is None:
-            self.config.write(ScalerConfig(policy=s.policy, params=s.policy_params,
-                                           requested_at=clock.now()))
+        config = initial_config(self.config, s, clock.now())
         pending = PendingConfig()
         registry = ZkMachineRegistry(self.client, s.zk.root)
         bus = RabbitCommandBus(s.rabbit, role=f"scaler {self.identifier}")
         probe = LiveQueueProbe(RabbitReadyCount(s.rabbit), registry, RabbitResultFeed(s.rabbit))
         fleet = CommandedFleet(registry, bus, clock, new_machine_id)
         scaler = Scaler(build_policy("constantsize"), probe, registry, fleet, clock, s.scaler)
-        self._apply(scaler, self.config.read(), clock)
+        self._apply(scaler, config, clock)
         self.config.watch(pending.put)
         log.info("scaler %s leads", self.identifier)
         while not (self.stop.is_set() or election.should_stop()):
-            config = pending.take()
-            if config is not None:
-                self._apply(scaler, config, clock)
+            change = pending.take()
+            if change is not None:
+                self._apply(scaler, change, clock)
             report = scaler.run_once()
             if report.decision is not None:
                 log.info("round: %s -> %s (+%d -%d)", report.decision.reason,
@@ -112,8 +125,12 @@ def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None
     identifier = identifier or f"scaler-{uuid.uuid4().hex[:6]}"
     client = connect(settings.zk)
     election = ScalerElection(client, settings.zk.root, identifier)
-    watcher = threading.Thread(target=lambda: (stop.wait(), election.cancel()), daemon=True)
-    watcher.start()
+
+    def cancel_when_stopped() -> None:
+        stop.wait()
+        election.cancel()
+
+    threading.Thread(target=cancel_when_stopped, daemon=True).start()
     try:
         log.info("scaler %s waiting to lead (%s)", identifier, settings.zk.hosts)
         election.run(lambda: LiveScaler(settings, client, identifier, stop).lead(election))

@@ -119,8 +119,8 @@ def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> in
         sink = RabbitResultSink(settings.rabbit)
         processor = ImageProcessor(settings.worker.input_root, settings.worker.output_root,
                                    settings.worker.max_pixels)
-        worker = Worker(machine_id, source, sink, ImageWork(processor), SimulatedWork(ScaledSleep()),
-                        clock, RegistryProgress(registry, machine_id))
+        worker = Worker(machine_id, source, sink, ImageWork(processor),
+                        SimulatedWork(ScaledSleep()), clock, RegistryProgress(registry, machine_id))
         log.info("worker %s serving %s", machine_id, settings.rabbit.safe_url)
         worker.run(stop)
         source.close()

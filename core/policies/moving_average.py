@@ -49,7 +49,7 @@ class MovingAverageParams(PolicyParams):
     cooldown_s: float = Field(default=60.0, ge=0, description="hold this long after a stop")
 
     @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "MovingAverageParams":
+    def _thresholds_ordered(self) -> MovingAverageParams:
         if self.down_below > self.up_above:
             raise ValueError(f"down_below {self.down_below} exceeds up_above {self.up_above}")
         return self

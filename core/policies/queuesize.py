@@ -26,7 +26,7 @@ class QueueSizeParams(PolicyParams):
     )
 
     @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "QueueSizeParams":
+    def _thresholds_ordered(self) -> QueueSizeParams:
         if self.down_at_most >= self.up_above:
             raise ValueError(
                 f"down_at_most {self.down_at_most} is not below up_above {self.up_above}"

@@ -39,4 +39,5 @@ class SeriesRecorder:
             rows[state].append(counts[MachineState(state)])
 
     def build(self) -> TimeSeries:
-        return TimeSeries(self.step_s, {k: np.asarray(v, dtype=float) for k, v in self.rows.items()})
+        columns = {k: np.asarray(v, dtype=float) for k, v in self.rows.items()}
+        return TimeSeries(self.step_s, columns)

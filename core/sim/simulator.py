@@ -27,7 +27,7 @@ from imgproc.core.machines import Machine, MachineState
 from imgproc.core.metrics.record import JobOutcomes, RunRecord
 from imgproc.core.observation import QueueStats
 from imgproc.core.policies.base import Policy
-from imgproc.core.scaler import Scaler, ScalerLimits
+from imgproc.core.scaler import RoundReport, Scaler, ScalerLimits
 from imgproc.core.sim.machines import IDLE, SimMachine
 from imgproc.core.sim.series import SeriesRecorder
 from imgproc.core.trace import Trace
@@ -45,7 +45,8 @@ class SimSettings(BaseModel):
     boot_jitter_s: float = Field(default=0.0, ge=0, description="uniform extra boot time, 0..this")
     release_delay_s: float = Field(default=0.0, ge=0, description="release to gone (still billed)")
     sample_step_s: float = Field(default=1.0, gt=0, description="time-series step")
-    max_overrun_s: float = Field(default=86_400.0, gt=0, description="give up this long after the last arrival")
+    max_overrun_s: float = Field(
+        default=86_400.0, gt=0, description="give up this long after the last arrival")
     seed: int = Field(default=0, description="seed for boot jitter")
 
 
@@ -58,11 +59,12 @@ class Simulation:
         policy: Policy,
         limits: ScalerLimits | None = None,
         settings: SimSettings | None = None,
-        on_sample: Callable[["Simulation"], None] | None = None,
+        on_sample: Callable[[Simulation], None] | None = None,
     ) -> None:
         if trace.has_unknown_service():
             raise ConfigurationError(
-                f"trace {trace.name}: some jobs have no service_s; the simulator needs one for every job"
+                f"trace {trace.name}: some jobs have no service_s; "
+                "the simulator needs one for every job"
             )
         self.trace = trace
         self.settings = settings or SimSettings()
@@ -87,7 +89,7 @@ class Simulation:
         self.service_total = 0.0
         self.response_total = 0.0
         self.scaling_actions = 0
-        self.rounds = []
+        self.rounds: list[RoundReport] = []
         self._events: list[tuple] = []
         self._seq = 0
         self._machine_seq = 0
@@ -203,7 +205,8 @@ class Simulation:
         self._schedule(self.now + self.limits.interval_s, TICK, None)
 
     def _sample(self) -> None:
-        self.series.sample(self.now, len(self.queue), self.busy, self.next_arrival, self.completed, self.counts)
+        self.series.sample(self.now, len(self.queue), self.busy, self.next_arrival, self.completed,
+                           self.counts)
         if self.on_sample is not None:
             self.on_sample(self)
         self._schedule(self.now + self.settings.sample_step_s, SAMPLE, None)

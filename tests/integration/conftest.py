@@ -24,7 +24,7 @@ def services() -> Iterator[tuple[RabbitSettings, ZkSettings, KazooClient]]:
     rabbit = RabbitSettings(url=os.environ.get("IMGPROC_TEST_RABBIT_URL", RabbitSettings().url))
     try:
         pika.BlockingConnection(pika.URLParameters(rabbit.url)).close()
-    except Exception as exc:  # any failure to connect means: not reachable
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means: not reachable
         pytest.fail(f"RabbitMQ is not reachable at {rabbit.safe_url} ({describe(exc)}); "
                     f"{START_HINT}", pytrace=False)
     zk = ZkSettings(hosts=os.environ.get("IMGPROC_TEST_ZK_HOSTS", "127.0.0.1:2181"),

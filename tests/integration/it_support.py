@@ -12,6 +12,7 @@ state directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -198,7 +199,7 @@ class LiveRig:
                                      "closed by an integration test"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                    for pid in pids.values()]
-        for name, proc in zip(pids, closing):
+        for name, proc in zip(pids, closing, strict=True):
             _, err = proc.communicate(timeout=60)
             self.check(proc.returncode == 0, f"rabbitmqctl close_connection {name}: {err}")
 
@@ -275,10 +276,8 @@ class LiveRig:
         try:
             self._stop_processes()
             for closer in reversed(self._closers):
-                try:
+                with contextlib.suppress(Exception):  # cleanup goes on
                     closer()
-                except Exception:  # noqa: BLE001 - cleanup goes on
-                    pass
             if self._client is not None:
                 close(self._client)
         finally:
@@ -301,10 +300,8 @@ class LiveRig:
                 proc.communicate(timeout=10)
         workers = self.worker_processes()
         for worker in workers:
-            try:
+            with contextlib.suppress(psutil.Error):
                 worker.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(workers, timeout=10)
 
 
@@ -313,7 +310,5 @@ def send_destroy(bus: RabbitCommandBus, machine_id: str) -> None:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -47,7 +47,8 @@ async def _switch_policy_by_key(rig, backend: LiveBackend, tmp_path) -> None:
     status = ZkScalerStatus(rig.client, rig.zk.root)
     wanted = policy_names()[1]
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: (s := status.read()) is not None and s.policy == "constantsize",
+        await wait_for(pilot,
+                       lambda: (s := status.read()) is not None and s.policy == "constantsize",
                        30, "the scaler subprocess to lead with constantsize")
         before = status.read().applied_at
         await pilot.press("2")

@@ -6,7 +6,6 @@ import json
 import subprocess
 
 import pytest
-
 from it_support import BIN, write_trace
 
 pytestmark = pytest.mark.services

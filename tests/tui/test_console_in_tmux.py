@@ -11,13 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
+from tui_helpers import BURST, REPO
 
 from imgproc.core.policies import policy_names
 
-from tui_helpers import BURST, REPO
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 CONSOLE = Path(sys.executable).with_name("imgproc-tui")
+
+
+@pytest.fixture(autouse=True)
+def tmux_installed() -> None:
+    """A missing tmux fails these tests (scripts/test installs it); a skip would pass unseen."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: scripts/test installs it", pytrace=False)
 
 
 class Terminal:
@@ -58,7 +63,8 @@ class Terminal:
 
 @pytest.fixture
 def terminal():
-    term = Terminal([str(CONSOLE), "--backend", "sim", "--trace", str(BURST.relative_to(REPO))], REPO)
+    trace = str(BURST.relative_to(REPO))
+    term = Terminal([str(CONSOLE), "--backend", "sim", "--trace", trace], REPO)
     yield term
     term.close()
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, OptionList
+from tui_helpers import SIZE, make_app, rendered, status_text, step, toasts, wait_for
 
 from imgproc.core.policies import policy_names
 from imgproc.tui.widgets.components import ComponentPanel
 from imgproc.tui.widgets.dialogs import QuitScreen, ReplayScreen
 from imgproc.tui.widgets.help import HelpScreen
 from imgproc.tui.widgets.machines import MachinesTable
-
-from tui_helpers import SIZE, make_app, rendered, status_text, step, toasts, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,9 +19,11 @@ async def test_number_keys_switch_policy_in_listing_order(settings):
     app = make_app(settings, seconds=2)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        for key, name in (("1", policy_names()[0]), ("4", policy_names()[3]), ("7", policy_names()[6])):
+        for key, name in (("1", policy_names()[0]), ("4", policy_names()[3]),
+                          ("7", policy_names()[6])):
             await pilot.press(key)
-            await wait_for(pilot, lambda: f"policy {name} " in status_text(app), what=name)
+            await wait_for(pilot, lambda name=name: f"policy {name} " in status_text(app),
+                           what=name)
             assert app.backend.run.sim.scaler.policy.name == name
         assert "applied at 40s" in status_text(app)
 
@@ -48,7 +49,8 @@ async def test_the_command_palette_offers_every_policy_switch(settings):
         await wait_for(pilot, lambda: all(any(c in o for o in offered(app)) for c in everything),
                        what="every policy in the palette")
         await pilot.press(*"queuerate")
-        await wait_for(pilot, lambda: "Switch policy to queuerate" in first_hit(app), what="the hit")
+        await wait_for(pilot, lambda: "Switch policy to queuerate" in first_hit(app),
+                       what="the hit")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.backend.policy == "queuerate", what="the switch")
         await wait_for(pilot, lambda: "policy queuerate" in status_text(app))
@@ -83,7 +85,8 @@ async def test_a_replay_is_chosen_in_a_modal_then_paused_resumed_and_stopped(set
         await pilot.click("#start")
         await wait_for(pilot, lambda: "replay thumbnails 0/60 running x5" in status_text(app))
         await pilot.press("p")
-        await wait_for(pilot, lambda: "running" not in status_text(app) and "paused" in status_text(app))
+        await wait_for(pilot,
+                       lambda: "running" not in status_text(app) and "paused" in status_text(app))
         await step(pilot, 1.0)
         assert app.snapshot.now == 0.0
         await pilot.press("p")

@@ -7,10 +7,10 @@ the baselines with ``pytest tests/tui --snapshot-update`` and look at them.
 
 from __future__ import annotations
 
+from tui_helpers import SIZE, make_app, step, wait_for
+
 from imgproc.tui.widgets.browser import TreeBrowser
 from imgproc.tui.widgets.help import HelpScreen
-
-from tui_helpers import SIZE, make_app, step, wait_for
 
 STEPS = 24  # refreshes one wall second apart: 8 virtual minutes at x20
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Tree
+from tui_helpers import SIZE, make_app, rendered, step, toasts, wait_for
 
 from imgproc.tui.widgets.browser import TreeBrowser
 from imgproc.tui.widgets.dialogs import ConfirmScreen
 from imgproc.tui.widgets.search import SearchScreen
-
-from tui_helpers import SIZE, make_app, rendered, step, toasts, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,7 +72,8 @@ async def test_the_tree_follows_the_run_when_its_watch_fires(settings):
             await step(pilot, 1.0)
             alive = sorted(r.id for r in app.backend.snapshot().machines
                            if r.state in ("running", "draining"))
-            await wait_for(pilot, lambda: labels(workers) == alive, what="the workers to follow the run")
+            await wait_for(pilot, lambda alive=alive: labels(workers) == alive,
+                           what="the workers to follow the run")
 
 
 async def test_search_filters_paths_and_jumps_to_the_chosen_node(settings):

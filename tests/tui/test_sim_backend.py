@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from tui_helpers import BURST, WORKLOADS
 
 from imgproc.core.errors import ConfigurationError
 from imgproc.settings import Settings
 from imgproc.tui.sim_backend import NO_CHILDREN, SimBackend
-
-from tui_helpers import BURST, WORKLOADS
 
 
 def test_a_tick_advances_virtual_time_by_wall_time_times_speed(settings):
@@ -42,7 +41,8 @@ def test_switching_policy_applies_to_the_running_simulation_at_the_virtual_time(
     backend.set_policy("constantsize", {"size": 3})
     assert backend.run.sim.scaler.policy.name == "constantsize"
     snap = backend.snapshot()
-    assert (snap.policy, snap.policy_params, snap.policy_applied_at) == ("constantsize", {"size": 3}, 40.0)
+    applied = (snap.policy, snap.policy_params, snap.policy_applied_at)
+    assert applied == ("constantsize", {"size": 3}, 40.0)
     with pytest.raises(ConfigurationError):
         backend.set_policy("constantsize", {"size": 0})
 

@@ -7,14 +7,13 @@ import socket
 
 import pytest
 from click.testing import CliRunner
+from tui_helpers import REPO
 
 import imgproc.tui.live_backend as live_backend
 import imgproc.tui.main as tui_main
 from imgproc.adapters.zk.client import RegistryUnavailable
 from imgproc.settings import Settings
 from imgproc.tui.app import ConsoleApp
-
-from tui_helpers import REPO
 
 
 @pytest.fixture

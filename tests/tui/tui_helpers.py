@@ -44,7 +44,8 @@ def make_app(settings: Settings, seconds: float = 0.0, trace: Path = BURST,
                       clock=StepClock())
 
 
-async def wait_for(pilot, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "") -> None:
+async def wait_for(pilot, predicate: Callable[[], bool], timeout_s: float = 5.0,
+                   what: str = "") -> None:
     """Let the app run until ``predicate()`` holds; fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "core"
-OUTWARD = ("imgproc.adapters", "imgproc.tui", "imgproc.cli", "imgproc.settings", "imgproc.bootstrap")
+OUTWARD = ("imgproc.adapters", "imgproc.tui", "imgproc.cli", "imgproc.settings",
+           "imgproc.bootstrap")
 IO_MODULES = ("socket", "subprocess", "pika", "kazoo", "textual", "rich", "requests", "time",
               "matplotlib", "multiprocessing", "asyncio", "signal", "shutil")
 

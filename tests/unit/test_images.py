@@ -14,7 +14,14 @@ from imgproc.adapters.images import ImageJobError, ImageProcessor
 from imgproc.adapters.photos import make_photos
 from imgproc.core.errors import ConfigurationError, ImgprocError
 from imgproc.core.image_ops import (
-    Blur, Convert, Crop, Grayscale, Resize, Rotate, Sharpen, Thumbnail,
+    Blur,
+    Convert,
+    Crop,
+    Grayscale,
+    Resize,
+    Rotate,
+    Sharpen,
+    Thumbnail,
 )
 
 THUMB_256 = Thumbnail(op="thumbnail", size=256)

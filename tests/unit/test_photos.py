@@ -12,7 +12,11 @@ from PIL import Image, ImageStat
 
 from imgproc.adapters.images import ImageProcessor
 from imgproc.adapters.photos import (
-    RECIPES, make_photos, measure_service_times, size_for_megapixels, thumbnail_workload,
+    RECIPES,
+    make_photos,
+    measure_service_times,
+    size_for_megapixels,
+    thumbnail_workload,
 )
 from imgproc.cli.photos import photos
 from imgproc.core.errors import ConfigurationError
@@ -36,7 +40,7 @@ def test_the_same_seed_writes_byte_identical_files(tmp_path):
 def test_a_different_seed_writes_different_pictures(tmp_path):
     first = make_photos(tmp_path / "a", 2, SMALL, ("jpeg",), seed=5)
     other = make_photos(tmp_path / "b", 2, SMALL, ("jpeg",), seed=6)
-    assert all(a != b for a, b in zip(contents(first), contents(other)))
+    assert all(a != b for a, b in zip(contents(first), contents(other), strict=True))
 
 
 def test_photos_of_one_set_differ_from_each_other(tmp_path):

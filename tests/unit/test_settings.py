@@ -17,7 +17,8 @@ def test_defaults_need_no_file_and_no_environment(monkeypatch):
 
 def test_flags_beat_environment_which_beats_the_file(tmp_path, monkeypatch):
     config = tmp_path / "imgproc.toml"
-    config.write_text('policy = "queuesize"\nslo_s = 3.0\n[sim]\nboot_delay_s = 12\nrelease_delay_s = 1\n')
+    config.write_text('policy = "queuesize"\nslo_s = 3.0\n'
+                      '[sim]\nboot_delay_s = 12\nrelease_delay_s = 1\n')
     monkeypatch.setenv("IMGPROC_SLO_S", "2.5")
     monkeypatch.setenv("IMGPROC_SIM__RELEASE_DELAY_S", "4")
     settings = load_settings(config, sim={"boot_delay_s": 7, "seed": None}, policy=None)
@@ -35,7 +36,7 @@ def test_the_config_file_can_come_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_a_missing_config_file_is_named_in_the_error(tmp_path):
-    with pytest.raises(ConfigurationError, match="nope.toml: not found"):
+    with pytest.raises(ConfigurationError, match=r"nope\.toml: not found"):
         load_settings(tmp_path / "nope.toml")
 
 

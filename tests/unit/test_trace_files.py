@@ -46,7 +46,7 @@ def jobs_of(draw: st.DrawFn, job_id: str, at: float) -> Job:
 def traces(draw: st.DrawFn) -> Trace:
     ids = draw(st.lists(TEXT, max_size=15, unique=True))
     arrivals = sorted(draw(st.lists(MICROS, min_size=len(ids), max_size=len(ids))))
-    return Trace.from_jobs("t", [draw(jobs_of(i, a)) for i, a in zip(ids, arrivals)])
+    return Trace.from_jobs("t", [draw(jobs_of(i, a)) for i, a in zip(ids, arrivals, strict=True)])
 
 
 def plain_trace(n: int = 3) -> Trace:
@@ -99,7 +99,8 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(
 
 def test_writing_into_a_missing_folder_names_the_path(tmp_path: Path) -> None:
     target = tmp_path / "nowhere" / "t.jsonl"
-    with pytest.raises(ConfigurationError, match="cannot write trace file .*nowhere.*No such file"):
+    with pytest.raises(ConfigurationError,
+                       match=r"cannot write trace file .*nowhere.*No such file"):
         write_trace(plain_trace(), target)
 
 

@@ -43,8 +43,8 @@ STATE_DIR = ROOT / ".imgproc" / "vagrant-e2e"  # kept between runs: wheels are c
 @pytest.fixture(scope="module")
 def host_ready():
     """This host set up for VMs and the box built (`imgproc box build`; cached)."""
-    done = subprocess.run([str(ROOT / "scripts" / "ensure-vagrant.sh")], capture_output=True, text=True,
-                          timeout=1800, check=False)
+    done = subprocess.run([str(ROOT / "scripts" / "ensure-vagrant.sh")], capture_output=True,
+                          text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stderr
     imgproc = str(Path(sys.executable).parent / "imgproc")
     env = {**os.environ, "IMGPROC_PROVIDER__STATE_DIR": str(STATE_DIR)}
@@ -54,14 +54,16 @@ def host_ready():
     done = subprocess.run([imgproc, "box", "build"], env=env, capture_output=True, text=True,
                           timeout=1800, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
-    _record_figures({f"box_build_{'cached' if cached else 'cold'}_s": round(time.time() - started, 1)})
+    figure = f"box_build_{'cached' if cached else 'cold'}_s"
+    _record_figures({figure: round(time.time() - started, 1)})
 
 
 def _ours_left(state_dir: Path) -> dict[str, str]:
     domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
                              capture_output=True, text=True, timeout=60, check=False).stdout
     status = subprocess.run(["vagrant", "global-status", "--prune"], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1"}, check=False).stdout
+                            timeout=120, env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1"},
+                            check=False).stdout
     return {
         "domains": "\n".join(d for d in domains.split() if d.startswith("imgproc_")),
         "vagrant": "\n".join(line for line in status.splitlines() if str(state_dir) in line),
@@ -75,7 +77,8 @@ def _network_exists(name: str = "vagrant-libvirt") -> bool:
 
 
 def _record_figures(figures: dict) -> None:
-    path = Path(os.environ.get("IMGPROC_VAGRANT_FIGURES", ROOT / ".imgproc" / "vagrant-figures.json"))
+    default = ROOT / ".imgproc" / "vagrant-figures.json"
+    path = Path(os.environ.get("IMGPROC_VAGRANT_FIGURES", default))
     path.parent.mkdir(parents=True, exist_ok=True)
     known = json.loads(path.read_text()) if path.is_file() else {}
     known.update(figures)
@@ -129,7 +132,7 @@ class _Watch(threading.Thread):
         while not self.halt.wait(1.0):
             try:
                 machines = self.registry.all_machines()
-            except Exception:  # noqa: BLE001, S112 - a missed sample is harmless
+            except Exception:  # noqa: BLE001 - a missed sample is harmless
                 continue
             now = time.time()
             self._sample_memory()
@@ -153,7 +156,8 @@ class _Watch(threading.Thread):
 
         for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
             cmdline = " ".join(proc.info.get("cmdline") or [])
-            if (proc.info.get("name") or "").startswith("qemu-system") and "guest=imgproc_" in cmdline:
+            qemu = (proc.info.get("name") or "").startswith("qemu-system")
+            if qemu and "guest=imgproc_" in cmdline:
                 name = cmdline.split("guest=", 1)[1].split(",", 1)[0]
                 rss = (proc.info["memory_info"].rss if proc.info.get("memory_info") else 0) / 2**20
                 self.memory_mib[name] = max(self.memory_mib.get(name, 0.0), round(rss))
@@ -167,9 +171,10 @@ class _Watch(threading.Thread):
 
 def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tmp_path):
     trace = tmp_path / "trace.jsonl"
-    subprocess.run([sys.executable, "-m", "imgproc.cli", "workload", "generate", "--shape", "normal",
-                    "--duration", "40", "--rate", "1", "--service-mean", "3", "--seed", "7",
-                    "--name", "vm", "--out", str(trace)], check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "imgproc.cli", "workload", "generate",
+                    "--shape", "normal", "--duration", "40", "--rate", "1", "--service-mean", "3",
+                    "--seed", "7", "--name", "vm", "--out", str(trace)],
+                   check=True, capture_output=True, timeout=120)
     jobs = sum(1 for line in trace.read_text().splitlines() if line.strip().startswith("{"))
     run = uuid.uuid4().hex[:6]
     state_dir = STATE_DIR
@@ -191,14 +196,16 @@ def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tm
     started = time.time()
     try:
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "imgproc-tui"), "--replay", str(trace), "--backend", "live",
-             "--provider", "vagrant", "--policy", "constantsize", "--param", "size=2",
+            [str(Path(sys.executable).parent / "imgproc-tui"), "--replay", str(trace),
+             "--backend", "live", "--provider", "vagrant", "--policy", "constantsize",
+             "--param", "size=2",
              "--param", "max_starting=2", "--json"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1500, check=False)
     finally:
         watch.close()
-        _remove_run(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root,
-                    [v for k, v in env.items() if k.startswith("IMGPROC_RABBIT__") and k.endswith("QUEUE")],
+        queues = [v for k, v in env.items()
+                  if k.startswith("IMGPROC_RABBIT__") and k.endswith("QUEUE")]
+        _remove_run(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root, queues,
                     env["IMGPROC_RABBIT__RESULTS_EXCHANGE"])
     elapsed = time.time() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
@@ -230,7 +237,8 @@ def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tm
     }
     timings_file = state_dir / "vagrant" / "timings.jsonl"
     if timings_file.is_file():
-        figures["provider_timings"] = [t for t in map(json.loads, timings_file.read_text().splitlines())
+        timings = map(json.loads, timings_file.read_text().splitlines())
+        figures["provider_timings"] = [t for t in timings
                                        if t["machine_id"] in workers and t["at"] >= started]
     _record_figures(figures)
 
@@ -267,7 +275,8 @@ def test_a_vm_that_does_not_boot_in_time_is_destroyed_marked_failed_and_replaced
     reports = []
     deployer = Deployer(registry, provider, Clock(), boot_timeout_s=20, report=reports.append)
     fleet = CommandedFleet(registry, bus, Clock(), new_id=lambda: f"worker-t{uuid.uuid4().hex[:6]}")
-    scaler = Scaler(build_policy("constantsize", {"size": 1}), EmptyQueue(), registry, fleet, Clock())
+    scaler = Scaler(build_policy("constantsize", {"size": 1}), EmptyQueue(), registry, fleet,
+                    Clock())
 
     def deployer_takes_its_command() -> str:
         delivery = bus.next_command(5)

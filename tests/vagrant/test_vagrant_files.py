@@ -26,7 +26,8 @@ HOST_ONLY_ERRORS = (
 
 def _vagrant_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAGRANT_")}
-    env.update(VAGRANT_CHECKPOINT_DISABLE="1", VAGRANT_NO_COLOR="1", VAGRANT_DEFAULT_PROVIDER="libvirt")
+    env.update(VAGRANT_CHECKPOINT_DISABLE="1", VAGRANT_NO_COLOR="1",
+               VAGRANT_DEFAULT_PROVIDER="libvirt")
     return env
 
 
@@ -141,7 +142,8 @@ def test_puppet_compiles_the_worker_node(tmp_path):
     env_file = tmp_path / "imgproc.env"
     env_file.write_text('IMGPROC_POLICY="slo"\n')
     (tmp_path / "wheels").mkdir()
-    output = _noop("worker.pp", {"imgproc_machine_id": "worker003", "imgproc_env_file": str(env_file),
+    output = _noop("worker.pp", {"imgproc_machine_id": "worker003",
+                                 "imgproc_env_file": str(env_file),
                                  "imgproc_wheels_dir": str(tmp_path / "wheels"),
                                  "imgproc_drain_timeout_s": "45"}, tmp_path)
     assert "Service[imgproc-worker]" in output
@@ -158,6 +160,7 @@ def test_puppet_compiles_the_master_node(tmp_path):
 def test_the_master_refuses_to_compile_without_a_broker_password(tmp_path):
     done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
                            f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
-                           f"--confdir={tmp_path / 'conf'}", str(PUPPET / "manifests" / "master.pp")],
+                           f"--confdir={tmp_path / 'conf'}",
+                           str(PUPPET / "manifests" / "master.pp")],
                           capture_output=True, text=True, timeout=300, check=False)
     assert "imgproc_rabbit_password" in done.stdout + done.stderr

@@ -107,8 +107,9 @@ def test_the_environment_file_reads_back_exactly_in_a_shell():
                                                    "slash": "c\\d"}, "slo_s": 2.0, "none": None}
     text = environment_file(settings)
     assert "IMGPROC_NONE" not in text
-    done = subprocess.run(["bash", "-c", 'set -a; . /dev/stdin; printf "%s" "$IMGPROC_POLICY_PARAMS"'],
-                          input=text, capture_output=True, text=True, check=True)
+    script = 'set -a; . /dev/stdin; printf "%s" "$IMGPROC_POLICY_PARAMS"'
+    done = subprocess.run(["bash", "-c", script], input=text, capture_output=True, text=True,
+                          check=True)
     assert json.loads(done.stdout) == settings["policy_params"]
 
 
@@ -242,7 +243,8 @@ def _fake_vagrant(tmp_path: Path) -> Path:
 
 def _child_pid(tmp_path: Path) -> int:
     deadline = time.monotonic() + 10
-    while not (tmp_path / "child.pid").is_file() or not (tmp_path / "child.pid").read_text().strip():
+    child_pid = tmp_path / "child.pid"
+    while not child_pid.is_file() or not child_pid.read_text().strip():
         assert time.monotonic() < deadline, "the fake vagrant never started its child"
         time.sleep(0.05)
     return int((tmp_path / "child.pid").read_text())

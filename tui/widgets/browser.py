@@ -9,12 +9,13 @@ message, which is thread-safe, and changes are applied together a moment later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.highlighter import JSONHighlighter
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -43,6 +44,17 @@ def join(path: str, name: str) -> str:
     return f"{path.rstrip('/')}/{name}"
 
 
+def entry(node: TreeNode[Entry]) -> Entry:
+    """The node's entry: this screen makes every node of its tree with one."""
+    if node.data is None:
+        raise LookupError(f"tree node {node.label} carries no entry")
+    return node.data
+
+
+def name_of(node: TreeNode[Entry]) -> str:
+    return entry(node).path.rsplit("/", 1)[1]
+
+
 def describe_node(path: str, source: TreeSource) -> RenderableType:
     """The detail pane's content for ``path``."""
     try:
@@ -50,7 +62,8 @@ def describe_node(path: str, source: TreeSource) -> RenderableType:
     except ImgprocError as exc:
         return Text(f"{path}\n\n{exc}", style="yellow")
     kind, body = node_data(data)
-    owner = f"ephemeral, session 0x{stat.ephemeral_owner:x}" if stat.ephemeral_owner else "persistent"
+    owner = (f"ephemeral, session 0x{stat.ephemeral_owner:x}" if stat.ephemeral_owner
+             else "persistent")
     header = Text.assemble(
         (path, "bold"), "\n",
         ("version ", "dim"), str(stat.version), ("   children ", "dim"), str(stat.children), "\n",
@@ -65,7 +78,7 @@ def describe_node(path: str, source: TreeSource) -> RenderableType:
 class TreeBrowser(Screen):
     """Browse, search and (unless read-only) delete nodes of a :class:`TreeSource`."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,z", "app.pop_screen", "Back"),
         Binding("slash", "search", "Search paths"),
         Binding("d", "delete", "Delete node"),
@@ -96,7 +109,8 @@ class TreeBrowser(Screen):
 
     def compose(self) -> ComposeResult:
         title = f"ZooKeeper tree under {self.source.root}"
-        yield Label(title + ("   READ-ONLY: delete is disabled" if self.read_only else ""), id="zk-title")
+        yield Label(title + ("   READ-ONLY: delete is disabled" if self.read_only else ""),
+                    id="zk-title")
         with Horizontal():
             yield Tree(self.source.root, data=Entry(self.source.root), id="zk-tree")
             with VerticalScroll(id="zk-detail"):
@@ -128,29 +142,29 @@ class TreeBrowser(Screen):
 
     def _reconcile(self, node: TreeNode[Entry]) -> None:
         """Make ``node``'s children those of the source, in order, keeping what is expanded."""
-        path = node.data.path
+        path = entry(node).path
         names = self.source.children(path)
         wanted = set(names)
         for child in list(node.children):
-            if child.data.path.rsplit("/", 1)[1] not in wanted:
+            if name_of(child) not in wanted:
                 self._forget(child)
                 child.remove()
-        present = {child.data.path.rsplit("/", 1)[1]: child for child in node.children}
+        present = {name_of(child): child for child in node.children}
         for index, name in enumerate(names):
             child_path = join(path, name)
             has_children = bool(self.source.children(child_path))
-            child = present.get(name)
-            if child is None:
+            existing = present.get(name)
+            if existing is None:
                 before = index if index < len(node.children) else None
-                child = node.add(name, Entry(child_path), before=before, allow_expand=has_children)
-                self.nodes[child_path] = child
-            elif child.allow_expand != has_children:
-                child.allow_expand = has_children
+                self.nodes[child_path] = node.add(name, Entry(child_path), before=before,
+                                                  allow_expand=has_children)
+            elif existing.allow_expand != has_children:
+                existing.allow_expand = has_children
 
     def _forget(self, node: TreeNode[Entry]) -> None:
         for child in node.children:
             self._forget(child)
-        self.nodes.pop(node.data.path, None)
+        self.nodes.pop(entry(node).path, None)
 
     def on_tree_browser_changed(self, message: Changed) -> None:
         self._dirty.add(message.path)
@@ -162,7 +176,7 @@ class TreeBrowser(Screen):
         dirty, self._dirty = self._dirty, set()
         for path in sorted(dirty):
             node = self.nodes.get(path)
-            if node is not None and node.data.loaded:
+            if node is not None and entry(node).loaded:
                 self._reconcile(node)
         selected = self.selected_path()
         if selected is not None and (selected in dirty or selected.rsplit("/", 1)[0] in dirty):
@@ -189,22 +203,22 @@ class TreeBrowser(Screen):
         if path is None:
             return
         root = self.source.root
-        node = self.query_one(Tree).root
+        node: TreeNode[Entry] = self.query_one(Tree).root
         rest = path[len(root):].strip("/") if path.startswith(root) else None
         for name in rest.split("/") if rest else []:
             self._load(node)
             node.expand()
-            node = next((c for c in node.children if c.data.path.rsplit("/", 1)[1] == name), None)
-            if node is None:
+            child = next((c for c in node.children if name_of(c) == name), None)
+            if child is None:
                 self.notify(f"{path} is not in the tree any more", severity="warning")
                 return
-        target = node
-        self.call_after_refresh(self._move_to, target)
+            node = child
+        self.call_after_refresh(self._move_to, node)
 
     def _move_to(self, node: TreeNode[Entry]) -> None:
         tree = self.query_one(Tree)
         tree.move_cursor(node)
-        self._show(node.data.path)
+        self._show(entry(node).path)
 
     # ---- actions -------------------------------------------------------------
 

@@ -42,7 +42,7 @@ def squeeze(points: list[tuple[float, tuple]], most: int) -> list[tuple[float, t
     merged = []
     for start in range(0, len(points), size):
         group = points[start:start + size]
-        columns = zip(*(values for _, values in group))
+        columns = zip(*(values for _, values in group), strict=True)
         merged.append((group[-1][0], tuple(max((v for v in c if v is not None), default=None)
                                            for c in columns)))
     return merged
@@ -68,8 +68,8 @@ def draw(points: list[Point], labels: Sequence[str], colors: Sequence[str], leve
     plt.clf()
     plt.plotsize(width, height)
     plt.theme("clear")
-    for i, (label, color) in enumerate(zip(labels, colors)):
-        pairs = [(x, v[i]) for x, v in points if v[i] is not None]
+    for i, (label, color) in enumerate(zip(labels, colors, strict=True)):
+        pairs = [(x, y) for x, v in points if (y := v[i]) is not None]
         if pairs:
             plt.plot([p[0] for p in pairs], [p[1] for p in pairs], label=label, color=color,
                      marker="braille")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -16,7 +18,7 @@ KEPT_LINES = 200
 class ComponentPanel(Widget, can_focus=True):
     """Shows one component; when focused, its keys ask the app to start, stop or restart it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "act('start')", "Start"),
         Binding("x", "act('stop')", "Stop"),
         Binding("e", "act('restart')", "Restart"),
@@ -52,7 +54,8 @@ class ComponentPanel(Widget, can_focus=True):
         if status is None or not status.lines:
             return Text("no output", style="dim")
         room = max(1, self.content_size.height)
-        return Text("\n".join(status.lines[-min(room, KEPT_LINES):]), no_wrap=True, overflow="ellipsis")
+        return Text("\n".join(status.lines[-min(room, KEPT_LINES):]), no_wrap=True,
+                    overflow="ellipsis")
 
     def action_act(self, action: str) -> None:
         self.post_message(self.ActionRequested(self.component, action))

@@ -6,10 +6,11 @@ Each dismisses with its answer (``None`` for cancel); the caller acts on it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
@@ -19,7 +20,8 @@ from textual.widgets.option_list import Option
 class ConfirmScreen(ModalScreen[bool]):
     """Yes or no to one action."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No"),
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("y", "answer(True)", "Yes"),
+                Binding("n", "answer(False)", "No"),
                 Binding("escape", "answer(False)", "Cancel")]
 
     def __init__(self, question: str) -> None:
@@ -43,7 +45,8 @@ class ConfirmScreen(ModalScreen[bool]):
 class QuitScreen(ModalScreen[str | None]):
     """Machines are running: destroy them, leave them running, or stay."""
 
-    BINDINGS = [Binding("d", "answer('destroy')", "Destroy"), Binding("l", "answer('leave')", "Leave"),
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "answer('destroy')", "Destroy"),
+                Binding("l", "answer('leave')", "Leave"),
                 Binding("escape", "answer(None)", "Cancel")]
 
     def __init__(self, machines: int, can_destroy: bool = True) -> None:
@@ -74,7 +77,7 @@ class QuitScreen(ModalScreen[str | None]):
 class ReplayScreen(ModalScreen[tuple[Path, float] | None]):
     """Pick a trace from the workloads folder and a speed."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, traces: list[Path], speed: float) -> None:
         super().__init__(classes="dialog")
@@ -118,7 +121,7 @@ class ReplayScreen(ModalScreen[tuple[Path, float] | None]):
         if index is None or speed <= 0:
             self.notify("choose a trace and a speed above 0", severity="warning")
             return
-        self.dismiss((Path(options.get_option_at_index(index).id), speed))
+        self.dismiss((self.traces[index], speed))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

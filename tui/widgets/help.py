@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import ClassVar
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -15,10 +16,11 @@ from textual.widgets import Static
 Section = tuple[str, list[tuple[str, str]]]
 
 
-def describe(bindings: Iterable[Binding], display) -> list[tuple[str, str]]:
+def describe(bindings: Iterable[BindingType], display: Callable[[Binding], str]
+             ) -> list[tuple[str, str]]:
     """(key, what it does) for each binding; bindings sharing a description are merged."""
     rows: dict[str, list[str]] = {}
-    for binding in bindings:
+    for binding in Binding.make_bindings(bindings):
         keys = rows.setdefault(binding.description or binding.action, [])
         keys.extend(display(replace(binding, key=key.strip())) for key in binding.key.split(","))
     return [(" ".join(keys), what) for what, keys in rows.items()]
@@ -27,7 +29,8 @@ def describe(bindings: Iterable[Binding], display) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     """Lists the keys, the first section in a column of its own; escape, q or ? closes it."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, sections: list[Section]) -> None:
         super().__init__(classes="dialog")

@@ -60,7 +60,7 @@ class MachinesTable(DataTable):
                 self.add_row(*values, key=key)
                 self._widen(keys, values)
                 continue
-            for column, before, after in zip(keys, old, values):
+            for column, before, after in zip(keys, old, values, strict=True):
                 if before != after:
                     wider = len(after) > self._widths[column]
                     self.update_cell(key, column, after, update_width=wider)
@@ -69,5 +69,5 @@ class MachinesTable(DataTable):
         self.border_title = f"machines ({len(wanted)})"
 
     def _widen(self, keys: list[str], values: tuple[str, ...]) -> None:
-        for column, value in zip(keys, values):
+        for column, value in zip(keys, values, strict=True):
             self._widths[column] = max(self._widths[column], len(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -12,9 +13,10 @@ from imgproc.core.policies import policy_specs
 class PolicyCommands(Provider):
     """Offers a policy switch per policy; the app's ``switch_policy`` does the work."""
 
-    def _commands(self) -> list[tuple[str, str, object]]:
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         switch = self.app.switch_policy  # type: ignore[attr-defined]
-        return [(f"Switch policy to {spec.name}", f"{i}: {spec.summary}", partial(switch, spec.name))
+        return [(f"Switch policy to {spec.name}", f"{i}: {spec.summary}",
+                 partial(switch, spec.name))
                 for i, spec in enumerate(policy_specs(), start=1)]
 
     async def discover(self) -> Hits:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
@@ -28,7 +30,7 @@ def matching(paths: list[str], query: str, limit: int = SHOWN) -> list[str]:
 class SearchScreen(ModalScreen[str | None]):
     """Dismisses with the chosen path, or ``None``."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"),
                 Binding("down", "move(1)", "Next", show=False),
                 Binding("up", "move(-1)", "Previous", show=False)]
 

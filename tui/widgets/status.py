@@ -30,7 +30,8 @@ class StatusBar(Widget):
         line = Text.assemble(("policy ", "dim"), (snap.policy, "bold cyan"))
         if snap.policy_params:
             line.append(f"  {params(snap.policy_params)}")
-        applied = "at start" if snap.policy_applied_at is None else f"at {duration(snap.policy_applied_at)}"
+        applied = ("at start" if snap.policy_applied_at is None
+                   else f"at {duration(snap.policy_applied_at)}")
         line.append(f"  applied {applied}", style="dim")
         line.append(f"   t={duration(snap.now)}", style="bold")
         return line
@@ -42,7 +43,8 @@ class StatusBar(Widget):
 
     @staticmethod
     def _jobs(snap: ConsoleSnapshot) -> Text:
-        line = Text.assemble(("jobs ", "dim"), f"{snap.submitted} submitted  {snap.completed} completed  ",
+        line = Text.assemble(("jobs ", "dim"),
+                             f"{snap.submitted} submitted  {snap.completed} completed  ",
                              (f"{snap.failed} failed", "red" if snap.failed else ""))
         replay = snap.replay
         if replay is None:
@@ -50,7 +52,8 @@ class StatusBar(Widget):
         else:
             line.append("   replay ", style="dim")
             line.append(f"{replay.trace} {replay.submitted}/{replay.total} ")
-            line.append(replay.state, style="bold green" if replay.state == "running" else "bold yellow")
+            line.append(replay.state,
+                        style="bold green" if replay.state == "running" else "bold yellow")
             line.append(f" x{replay.speed:g}")
         return line
 

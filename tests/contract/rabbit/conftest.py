@@ -201,7 +201,7 @@ def rabbit_session_settings() -> Iterator[RabbitSettings]:
     problem = ""
     try:
         pika.BlockingConnection(pika.URLParameters(base.url)).close()
-    except Exception as exc:  # any failure to connect means: not reachable
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means: not reachable
         problem = describe(exc)
     if problem:
         pytest.fail(f"RabbitMQ is not reachable at {base.safe_url} ({problem}); {START_HINT}",

@@ -29,7 +29,7 @@ def _race(calls):
         barrier.wait()
         try:
             return call()
-        except Exception as exc:  # the race's loser is part of the result
+        except Exception as exc:  # noqa: BLE001 - the race's loser is part of the result
             return exc
 
     with ThreadPoolExecutor(len(calls)) as pool:

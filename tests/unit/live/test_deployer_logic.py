@@ -61,8 +61,12 @@ class Rig:
         self.provider = FakeProvider()
         self.clock = ManualClock(100.0)
         self.reports: list[tuple[str, str, str | None]] = []
+
+        def report(m: Machine) -> None:
+            self.reports.append((m.id, m.state.value, m.reason))
+
         self.deployer = Deployer(self.registry, self.provider, self.clock, boot_timeout_s=60.0,
-                                 report=lambda m: self.reports.append((m.id, m.state.value, m.reason)))
+                                 report=report)
 
     def record(self, machine_id: str, state: MachineState = S.PREPARING) -> None:
         """A machine as the fleet recorded it, moved along the legal path to ``state``."""

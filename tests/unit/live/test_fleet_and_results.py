@@ -86,7 +86,7 @@ def test_releasing_a_machine_asks_the_deployer_to_destroy_it_and_leaves_the_reco
 
     fleet.release_machine("w1")
 
-    provision, destroy = commands_sent(broker)
+    _provision, destroy = commands_sent(broker)
     assert (destroy.command, destroy.machine_id, destroy.sent_at) == ("destroy", "w1", 60.0)
     assert registry.get("w1").state is S.PREPARING
 

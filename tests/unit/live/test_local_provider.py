@@ -66,8 +66,8 @@ def make_provider(tmp_path: Path, out_dir: Path) -> Iterator[Callable[..., Local
     made: list[LocalProvider] = []
 
     def make(mode: str = "graceful", drain_timeout_s: float = 10.0) -> LocalProvider:
-        provider = LocalProvider(tmp_path / "state", [sys.executable, "-c", WORKER, str(out_dir), mode],
-                                 drain_timeout_s=drain_timeout_s)
+        command = [sys.executable, "-c", WORKER, str(out_dir), mode]
+        provider = LocalProvider(tmp_path / "state", command, drain_timeout_s=drain_timeout_s)
         made.append(provider)
         return provider
 
@@ -99,7 +99,8 @@ def test_a_started_machine_has_an_address_and_is_alive(make_provider, out_dir):
     assert json.loads((provider.state_dir / "w1.json").read_text())["pid"] == pid
 
 
-def test_a_stopped_machine_finishes_its_work_and_exits_and_is_no_longer_alive(make_provider, out_dir):
+def test_a_stopped_machine_finishes_its_work_and_exits_and_is_no_longer_alive(
+        make_provider, out_dir):
     provider = make_provider(drain_timeout_s=10.0)
     pid = started(provider, out_dir, "w1")
 
@@ -192,8 +193,8 @@ def test_a_worker_command_that_cannot_run_is_a_provider_error(tmp_path):
 
 
 def test_the_workers_output_goes_to_its_log_file(tmp_path):
-    provider = LocalProvider(tmp_path / "state",
-                             [sys.executable, "-c", "import sys; print('hello from', sys.argv[1:])"])
+    hello = "import sys; print('hello from', sys.argv[1:])"
+    provider = LocalProvider(tmp_path / "state", [sys.executable, "-c", hello])
 
     pid = pid_of(provider.start("w1"))
 

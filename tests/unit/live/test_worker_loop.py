@@ -143,7 +143,8 @@ def test_a_job_the_executor_cannot_do_is_reported_failed_and_the_worker_carries_
     assert rig.jobs_left_after_workers_close() == 0
 
 
-def test_an_unexpected_exception_in_a_job_is_reported_failed_with_its_type_and_the_worker_carries_on(rig):
+def test_an_unexpected_exception_in_a_job_is_reported_failed_with_its_type_and_the_worker_goes_on(
+        rig):
     rig.submit("crash")
     rig.submit("next")
     simulated = RecordingWork(fail_with=RuntimeError("boom"))
@@ -164,7 +165,8 @@ def test_an_unexpected_exception_in_a_job_is_reported_failed_with_its_type_and_t
     b'{"v": 1, "job_id": "j", "submitted_at": 0}',                      # neither ops nor service_s
     b'{"v": 2, "job_id": "j", "submitted_at": 0, "service_s": 1}',      # a version we do not speak
 ], ids=["undecodable", "no-work-described", "unknown-version"])
-def test_a_message_that_is_not_a_valid_job_is_dead_lettered_with_a_reason_and_never_redelivered(rig, body):
+def test_a_message_that_is_not_a_valid_job_is_dead_lettered_with_a_reason_and_never_redelivered(
+        rig, body):
     rig.publisher.publish_body(body, "odd-1")
     rig.submit("after")
     worker = rig.worker()

@@ -2,6 +2,7 @@ import json
 import math
 
 import numpy as np
+
 from imgproc.core.metrics.record import (
     SERIES_COLUMNS,
     JobOutcomes,
@@ -50,7 +51,7 @@ def record(end_s, n_samples=10, running=1, machines=None, arrivals=ARRIVALS, dup
 
 def test_a_summary_has_every_required_key_in_the_documented_order():
     summary = summarize(record([1.0, 3.0, 5.0, 7.0]), ARRIVALS, SERVICE)
-    assert REQUIRED <= set(summary)
+    assert set(summary) >= REQUIRED
     assert tuple(summary) == SUMMARY_KEYS
 
 

@@ -1,0 +1,42 @@
+"""The test tiers: every test that needs a real service or VM carries its marker, found from
+what it uses, so that no test can forget it.
+
+- ``services``: a real RabbitMQ or ZooKeeper, through a fixture that connects to one (the
+  contract tests' real halves, the integration tests), or the marker set by hand;
+- ``vagrant``: Vagrant, libvirt or Puppet on the host, or real VMs (everything in
+  ``tests/vagrant``).
+
+``scripts/test --fast`` runs the rest (``-m "not services and not vagrant"``): seconds,
+no service, nothing installed on the host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+VAGRANT_TESTS = Path(__file__).parent / "vagrant"
+SERVICE_FIXTURES = frozenset({
+    "rabbit_session_settings",  # contract/rabbit: the session's vhost on the real broker
+    "zk_admin",                 # contract/zk: a client of the real ZooKeeper
+    "services",                 # integration: both services
+})
+# Fixtures parametrized over an in-memory twin and the real service: only the real half
+# needs the service.
+REAL_PARAMS = {"broker_kit": "rabbit", "backend": "zookeeper"}
+
+
+def needs_services(item: pytest.Item) -> bool:
+    if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return any(params.get(name) == real for name, real in REAL_PARAMS.items())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_services(item):
+            item.add_marker(pytest.mark.services)
+        if VAGRANT_TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.vagrant)
