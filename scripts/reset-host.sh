@@ -153,6 +153,9 @@ remove_packages() {
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive as_root apt-get purge -y -q $packages >/dev/null
   DEBIAN_FRONTEND=noninteractive as_root apt-get autoremove --purge -y -q >/dev/null
+  # What the packages' programs left behind them, which purging does not remove.
+  case " $packages " in *" vagrant "*) rm -rf "${VAGRANT_HOME:-$HOME/.vagrant.d}" ;; esac
+  case " $packages " in *" libvirt-daemon-system "*) as_root rm -rf /var/lib/libvirt /var/log/libvirt ;; esac
   for package in $packages; do forget package "$package"; done
 }
 

@@ -31,7 +31,10 @@ recorded_detail() {  # kind name: the rest of that line
 
 forget() {  # kind name: drop the line once what it names is gone
   [ -f "$HOST_LEDGER" ] || return 0
-  as_root sed -i "/^$1 $2\( \|\$\)/d" "$HOST_LEDGER"
+  local kept
+  kept=$(awk -v k="$1" -v n="$2" '!($1 == k && $2 == n)' "$HOST_LEDGER")
+  printf '%s\n' "$kept" | grep -v '^$' | as_root tee "$HOST_LEDGER.new" >/dev/null || true
+  as_root mv "$HOST_LEDGER.new" "$HOST_LEDGER"
 }
 
 package_installed() {
