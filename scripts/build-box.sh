@@ -145,7 +145,7 @@ if [ -n "$WHEELS" ]; then
 fi
 
 vms_exist() {  # any VM of ours, running or not: its disk may be backed by an older box
-  virsh -c qemu:///system list --all --name 2>/dev/null | grep -q '^imgproc_'
+  grep -q '^imgproc_' <<<"$(virsh -c qemu:///system list --all --name 2>/dev/null)"
 }
 
 if [ "${1:-}" != "--check" ]; then  # one build (or removal) at a time on this host

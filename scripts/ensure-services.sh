@@ -25,7 +25,7 @@ ensure_rabbitmq() {
 }
 
 zk_ok() {
-  timeout 10 "$ZK_BIN/zkCli.sh" -server 127.0.0.1:2181 stat /zookeeper 2>/dev/null | grep -q cZxid
+  grep -q cZxid <<<"$(timeout 10 "$ZK_BIN/zkCli.sh" -server 127.0.0.1:2181 stat /zookeeper 2>/dev/null)"
 }
 
 ensure_zookeeper() {

@@ -58,7 +58,7 @@ ensure_pool() {
     virsh_system pool-define-as "$POOL" dir --target "$POOL_DIR" >/dev/null
     remember pool "$POOL"
   fi
-  if ! virsh_system pool-info "$POOL" | grep -Eq '^State:[[:space:]]+running'; then
+  if ! grep -Eq '^State:[[:space:]]+running' <<<"$(virsh_system pool-info "$POOL")"; then
     virsh_system pool-start "$POOL" >/dev/null
   fi
 }

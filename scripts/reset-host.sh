@@ -68,13 +68,13 @@ remove_volumes() {
 }
 
 remove_pool_and_network() {
-  if recorded pool | grep -qx default && virsh_system pool-info default >/dev/null 2>&1; then
+  if grep -qx default <<<"$(recorded pool)" && virsh_system pool-info default >/dev/null 2>&1; then
     log "removing the storage pool default (ensure-vagrant.sh defined it)"
     virsh_system pool-destroy default >/dev/null 2>&1 || true
     virsh_system pool-undefine default >/dev/null
   fi
   forget pool default
-  if virsh_system net-info "$NETWORK" 2>/dev/null | grep -Eq '^Persistent:[[:space:]]+no'; then
+  if grep -Eq '^Persistent:[[:space:]]+no' <<<"$(virsh_system net-info "$NETWORK" 2>/dev/null)"; then
     log "removing the network $NETWORK (made by imgproc's provider)"
     virsh_system net-destroy "$NETWORK" >/dev/null
   fi
@@ -139,7 +139,7 @@ restore_permissions() {
     as_root chmod "${mode##*:}" /dev/kvm
   fi
   forget device /dev/kvm
-  if recorded group | grep -qx kvm; then
+  if grep -qx kvm <<<"$(recorded group)"; then
     as_root groupdel kvm 2>/dev/null || log "group kvm is still in use; kept"
     forget group kvm
   fi

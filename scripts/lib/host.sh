@@ -3,6 +3,9 @@
 # a storage pool defined, a group created) is written down in $HOST_LEDGER, one "kind name
 # [detail]" line each, so that scripts/reset-host.sh removes exactly that and nothing the
 # machine had before.
+#
+# Under `set -o pipefail`, never `cmd | grep -q`: grep exits at its first match, cmd may die
+# of SIGPIPE, and the pipeline then fails although it matched. `grep -q P <<<"$(cmd)"` instead.
 
 HOST_STATE_DIR=${IMGPROC_HOST_STATE_DIR:-/var/lib/imgproc/host}
 HOST_LEDGER="$HOST_STATE_DIR/made"
@@ -38,7 +41,7 @@ forget() {  # kind name: drop the line once what it names is gone
 }
 
 package_installed() {
-  dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'
+  grep -q '^install ok installed' <<<"$(dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null)"
 }
 
 apt_install() {  # packages...: installs those missing, from Debian's packages, and records them

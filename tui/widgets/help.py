@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.table import Table
@@ -20,9 +19,8 @@ def describe(bindings: Iterable[BindingType], display: Callable[[Binding], str]
              ) -> list[tuple[str, str]]:
     """(key, what it does) for each binding; bindings sharing a description are merged."""
     rows: dict[str, list[str]] = {}
-    for binding in Binding.make_bindings(bindings):
-        keys = rows.setdefault(binding.description or binding.action, [])
-        keys.extend(display(replace(binding, key=key.strip())) for key in binding.key.split(","))
+    for binding in Binding.make_bindings(bindings):  # one binding a key
+        rows.setdefault(binding.description or binding.action, []).append(display(binding))
     return [(" ".join(keys), what) for what, keys in rows.items()]
 
 
