@@ -68,7 +68,7 @@ ensure_kvm_permissions
 ensure_daemons
 wait_for libvirtd virsh_system list --all
 ensure_pool
-log "libvirt is up ($(virsh -c qemu:///system version --daemon 2>/dev/null | sed -n 's/^Running hypervisor: //p'))"
+log "libvirt is up ($(virsh_system version --daemon 2>/dev/null | sed -n 's/^Running hypervisor: //p'))"
 
 if [ "${1:-}" = "--box" ]; then
   exec "$(dirname "$0")/build-box.sh"

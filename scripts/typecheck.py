@@ -43,12 +43,13 @@ def build_tree(mapping: dict[str, str]) -> dict[str, str]:
     shutil.rmtree(TREE, ignore_errors=True)
     top = TREE / PACKAGE
     top.mkdir(parents=True)
-    subpackages = {name: folder for name, folder in mapping.items() if name.count(".") == 1}
+    subpackages = {name.split(".")[1]: folder for name, folder in mapping.items()
+                   if name.count(".") == 1}
     for entry in sorted((ROOT / mapping[PACKAGE]).iterdir()):
-        if entry.name not in {name.split(".")[1] for name in subpackages}:
+        if entry.name not in subpackages:
             link(entry, top / entry.name)
     for name, folder in subpackages.items():
-        link(ROOT / folder, top / name.split(".")[1])
+        link(ROOT / folder, top / name)
     for name, folder in mapping.items():  # deeper mappings must be the folders the links show
         parent, _, last = name.rpartition(".")
         if name.count(".") > 1 and Path(folder) != Path(mapping[parent]) / last:

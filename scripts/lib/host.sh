@@ -34,9 +34,8 @@ recorded_detail() {  # kind name: the rest of that line
 
 forget() {  # kind name: drop the line once what it names is gone
   [ -f "$HOST_LEDGER" ] || return 0
-  local kept
-  kept=$(awk -v k="$1" -v n="$2" '!($1 == k && $2 == n)' "$HOST_LEDGER")
-  printf '%s\n' "$kept" | grep -v '^$' | as_root tee "$HOST_LEDGER.new" >/dev/null || true
+  awk -v k="$1" -v n="$2" '!($1 == k && $2 == n)' "$HOST_LEDGER" \
+    | as_root tee "$HOST_LEDGER.new" >/dev/null
   as_root mv "$HOST_LEDGER.new" "$HOST_LEDGER"
 }
 
