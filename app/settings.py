@@ -21,45 +21,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from imgproc.core.validation import describe_errors
+from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
-
-# a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
-VAGRANT_BOOT_TIMEOUT_S = 900.0
-
-
-class ProviderSettings(BaseModel):
-    """How the deployer makes machines."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _vagrant_boots_slowly(cls, data: Any) -> Any:
-        """VMs get a longer boot timeout unless one is given."""
-        if (isinstance(data, dict) and data.get("kind") == "vagrant"
-                and data.get("boot_timeout_s") is None):
-            return {**data, "boot_timeout_s": VAGRANT_BOOT_TIMEOUT_S}
-        return data
-
-    kind: Literal["local", "vagrant"] = Field(
-        default="local", description="local worker processes, or VMs through Vagrant")
-    boot_delay_s: float = Field(
-        default=0.0, ge=0, description="a local worker waits this long, as a VM boots")
-    drain_timeout_s: float = Field(
-        default=60.0, gt=0, description="kill a draining worker after this")
-    boot_timeout_s: float = Field(
-        default=300.0, gt=0, description="fail a machine not running by then")
-    state_dir: Path = Field(
-        default=Path(".imgproc/machines"), description="pid files and worker logs")
-    max_booting: int = Field(
-        default=2, ge=1, description="vagrant: at most this many VMs booting at once")
-    memory_mb: int = Field(default=1024, ge=256, description="vagrant: memory of each VM, MiB")
-    cpus: int = Field(default=1, ge=1, description="vagrant: virtual CPUs of each VM")
-
 
 class WorkerSettings(BaseModel):
     """Where a worker reads and writes images."""
@@ -105,10 +73,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return cls(**flags)
     except ValidationError as exc:
         where = f" (config file {path})" if path else ""
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"invalid settings{where}: {problems}") from exc
+        raise ConfigurationError(
+            f"invalid settings{where}: {describe_errors(exc, '<settings>')}") from exc
 
 
 def _env_config_path() -> Path | None:

@@ -13,35 +13,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
-
 from imgproc.core.clock import Clock
 from imgproc.core.errors import IllegalTransition, ImgprocError, UnknownMachine
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import DeployerCommand
-from imgproc.core.ports import MachineRegistry
+from imgproc.core.ports import MachineRegistry, Provider
 
 log = logging.getLogger(__name__)
 S = MachineState
 LIVE = (S.BOOTING, S.RUNNING, S.DRAINING)
-
-
-class Provider(Protocol):
-    """Starts and stops machines of one kind."""
-
-    name: str
-
-    def start(self, machine_id: str) -> str | None:
-        """Start booting a machine; returns its address if known. Raise on failure."""
-        ...
-
-    def stop(self, machine_id: str) -> None:
-        """Stop it: ask it to finish its job and exit, kill after the drain timeout."""
-        ...
-
-    def alive(self) -> set[str]:
-        """Ids of machines whose process or VM exists now."""
-        ...
 
 
 class Deployer:

@@ -58,6 +58,10 @@ class IllegalTransition(ImgprocError):
         )
 
 
+class ProviderError(ImgprocError):
+    """A machine could not be started or stopped by its provider."""
+
+
 class UnknownMachine(ImgprocError):
     """A machine id that the registry does not hold."""
 

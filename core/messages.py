@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from imgproc.core.validation import first_problem
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
 
@@ -39,9 +40,7 @@ class _Message(BaseModel):
         try:
             return cls.model_validate_json(body)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "<message>"
-            raise BadMessage(cls.__name__, f"{where}: {first['msg']}") from exc
+            raise BadMessage(cls.__name__, first_problem(exc, "<message>")) from exc
 
 
 class JobMessage(_Message):
@@ -110,3 +109,14 @@ class ScalerConfig(_Message):
     policy: str
     params: dict[str, Any] = Field(default_factory=dict)
     requested_at: float | None = None
+
+
+class ScalerStatus(BaseModel):
+    """What the active scaler applies: who it is, which policy, since when (epoch seconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    identifier: str = Field(min_length=1)
+    policy: str = Field(min_length=1)
+    applied_at: float

@@ -7,7 +7,8 @@ RabbitMQ, ZooKeeper and a provider. A policy sees neither: it is handed an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from imgproc.core.machines import Machine, MachineState
@@ -167,4 +168,68 @@ class ConfigStore(Protocol):
 
     def watch(self, callback: Callable[[ScalerConfig | None], None]) -> None:
         """Call ``callback`` now and on every change."""
+        ...
+
+
+class Provider(Protocol):
+    """Starts and stops machines of one kind."""
+
+    name: str
+
+    def start(self, machine_id: str) -> str | None:
+        """Start booting a machine; returns its address if known. Raise on failure."""
+        ...
+
+    def stop(self, machine_id: str) -> None:
+        """Stop it: ask it to finish its job and exit, kill after the drain timeout."""
+        ...
+
+    def alive(self) -> set[str]:
+        """Ids of machines whose process or VM exists now."""
+        ...
+
+    def interrupt_starts(self) -> None:
+        """Cut short every start under way (the deployer is stopping); each start then
+        fails, and the deployer destroys what it left. A no-op where starts are quick."""
+        ...
+
+    def close(self) -> None:
+        """Release what the provider holds (relays, networks); machines stay as they are."""
+        ...
+
+
+@dataclass(frozen=True)
+class NodeStat:
+    """A ZooKeeper node's stat, as the browser shows it."""
+
+    version: int
+    ctime: float
+    mtime: float
+    ephemeral_owner: int
+    children: int
+
+
+class TreeSource(Protocol):
+    """The ZooKeeper tree (or the simulator's stand-in for it), read lazily."""
+
+    root: str
+
+    def children(self, path: str) -> list[str]:
+        """Names of the children of ``path`` (not full paths), sorted."""
+        ...
+
+    def get(self, path: str) -> tuple[bytes, NodeStat]:
+        """The node's data and stat."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Delete the node and everything under it."""
+        ...
+
+    def watch(self, path: str, callback) -> None:
+        """Call ``callback(path)`` (from any thread) when ``path``'s children or data change."""
+        ...
+
+    def paths(self) -> list[str]:
+        """Every path under the root (for the search)."""
         ...

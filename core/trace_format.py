@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from imgproc.core.validation import error_location
 from imgproc.core.errors import TraceError, TraceValidationFailed
 from imgproc.core.image_ops import ImageOp
 from imgproc.core.trace import JobExtras, Trace
@@ -163,7 +164,7 @@ class _TraceBuilder:
             return model.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or WHOLE_LINE
+            where = error_location(first, WHOLE_LINE)
             raise TraceError(self.source, number, where, _describe(first, model)) from exc
 
     def _add_seed(self, number: int, data: dict) -> None:

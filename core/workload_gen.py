@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from imgproc.core.validation import error_location
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.trace import Trace
 
@@ -132,7 +133,7 @@ def make_spec(**values: object) -> GeneratorSpec:
 
 
 def _describe(error: ErrorDetails) -> str:
-    where = ".".join(str(p) for p in error["loc"])
+    where = error_location(error)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing" or not where:
         return f"{where}: {message}" if where else message

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from imgproc.core.ports import TreeSource
+
 
 @dataclass(frozen=True)
 class MachineRow:
@@ -70,43 +72,6 @@ class ConsoleSnapshot:
     components: tuple[ComponentStatus, ...] = ()
     notice: str | None = None
     machine_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NodeStat:
-    """A ZooKeeper node's stat, as the browser shows it."""
-
-    version: int
-    ctime: float
-    mtime: float
-    ephemeral_owner: int
-    children: int
-
-
-class TreeSource(Protocol):
-    """The ZooKeeper tree (or the simulator's stand-in for it), read lazily."""
-
-    root: str
-
-    def children(self, path: str) -> list[str]:
-        """Names of the children of ``path`` (not full paths), sorted."""
-        ...
-
-    def get(self, path: str) -> tuple[bytes, NodeStat]:
-        """The node's data and stat."""
-        ...
-
-    def delete(self, path: str) -> None:
-        """Delete the node and everything under it."""
-        ...
-
-    def watch(self, path: str, callback) -> None:
-        """Call ``callback(path)`` (from any thread) when ``path``'s children or data change."""
-        ...
-
-    def paths(self) -> list[str]:
-        """Every path under the root (for the search)."""
-        ...
 
 
 class ConsoleBackend(Protocol):

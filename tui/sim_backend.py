@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from imgproc.adapters.trace_files import read_trace
-from imgproc.adapters.zk.config import ScalerStatus
+from imgproc.core.messages import ScalerStatus
 from imgproc.bootstrap import build_simulation, policy_params
 from imgproc.core.machines import MachineState
 from imgproc.core.messages import ScalerConfig

@@ -22,7 +22,8 @@ from imgproc.adapters.zk.client import (
     RegistryUnavailable,
     WorkerAlreadyAnnounced,
 )
-from imgproc.adapters.zk.config import ScalerStatus, decode_config, decode_status
+from imgproc.core.messages import ScalerStatus
+from imgproc.adapters.zk.config import decode_config, decode_status
 from imgproc.adapters.zk.layout import (
     DEFAULT_ROOT,
     Layout,

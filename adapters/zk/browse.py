@@ -15,7 +15,7 @@ from kazoo.recipe.cache import TreeCache, TreeEvent
 
 from imgproc.adapters.zk.client import zk_errors
 from imgproc.adapters.zk.tree import clear
-from imgproc.tui.model import NodeStat
+from imgproc.core.ports import NodeStat
 
 log = logging.getLogger(__name__)
 CHANGES = (TreeEvent.NODE_ADDED, TreeEvent.NODE_REMOVED, TreeEvent.NODE_UPDATED)

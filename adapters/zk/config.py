@@ -21,21 +21,11 @@ from kazoo.retry import ForceRetryError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from imgproc.adapters.zk.client import CorruptRecord, zk_errors
-from imgproc.adapters.zk.layout import DEFAULT_ROOT, Layout, first_problem
-from imgproc.core.messages import BadMessage, ScalerConfig
+from imgproc.adapters.zk.layout import DEFAULT_ROOT, Layout
+from imgproc.core.validation import first_problem
+from imgproc.core.messages import BadMessage, ScalerConfig, ScalerStatus
 
 log = logging.getLogger(__name__)
-
-
-class ScalerStatus(BaseModel):
-    """What the active scaler applies: who it is, which policy, since when (epoch seconds)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    v: Literal[1] = 1
-    identifier: str = Field(min_length=1)
-    policy: str = Field(min_length=1)
-    applied_at: float
 
 
 def decode_config(path: str, data: bytes | None) -> ScalerConfig | None:
@@ -55,7 +45,7 @@ def decode_status(path: str, data: bytes | None) -> ScalerStatus | None:
     try:
         return ScalerStatus.model_validate_json(data)
     except ValidationError as exc:
-        raise CorruptRecord(path, first_problem(exc)) from exc
+        raise CorruptRecord(path, first_problem(exc, "<record>")) from exc
 
 
 class ZkConfigStore:

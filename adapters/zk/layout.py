@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from imgproc.core.validation import first_problem
 from imgproc.adapters.zk.client import CorruptRecord
 from imgproc.core.errors import ImgprocError
 from imgproc.core.machines import Machine, MachineState
@@ -122,7 +123,7 @@ def encode_machine(machine: Machine) -> bytes:
     try:
         return MachineRecord(**values).model_dump_json().encode()
     except ValidationError as exc:
-        raise BadRecord(machine.id, first_problem(exc)) from exc
+        raise BadRecord(machine.id, first_problem(exc, "<record>")) from exc
     except ValueError as exc:
         raise BadRecord(machine.id, str(exc)) from exc
 
@@ -132,16 +133,9 @@ def decode_machine(path: str, data: bytes) -> Machine:
     try:
         record = MachineRecord.model_validate_json(data)
     except ValidationError as exc:
-        raise CorruptRecord(path, first_problem(exc)) from exc
+        raise CorruptRecord(path, first_problem(exc, "<record>")) from exc
     values = record.model_dump(exclude={"v"})
     return Machine(**values)
-
-
-def first_problem(exc: ValidationError) -> str:
-    """``field: message`` of the first thing pydantic found wrong."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "<record>"
-    return f"{where}: {first['msg']}"
 
 
 def apply_update(machine: Machine, changes: dict[str, Any]) -> Machine:

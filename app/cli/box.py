@@ -27,8 +27,8 @@ def box() -> None:
 @config_option
 def build(config: Path | None) -> None:
     """Set up this host for VMs, build imgproc's wheels and the box (cached), print the box."""
-    from imgproc.adapters.vagrant.box import ensure_host, script, source_root, wheels_dir
-    from imgproc.adapters.vagrant.wheels import build_wheels
+    from imgproc.adapters.providers.vagrant.box import ensure_host, script, source_root, wheels_dir
+    from imgproc.adapters.providers.vagrant.wheels import build_wheels
 
     settings = settings_from_flags(config)
     try:
@@ -48,8 +48,8 @@ def build(config: Path | None) -> None:
 @config_option
 def check(config: Path | None) -> None:
     """Exit 0 if the box for the current sources is built and registered, 1 if not."""
-    from imgproc.adapters.vagrant.box import script, source_root, wheels_dir
-    from imgproc.adapters.vagrant.wheels import wheels_are_current
+    from imgproc.adapters.providers.vagrant.box import script, source_root, wheels_dir
+    from imgproc.adapters.providers.vagrant.wheels import wheels_are_current
 
     wheels = wheels_dir(settings_from_flags(config).provider.state_dir)
     ready = wheels_are_current(source_root(), wheels) and subprocess.run(
@@ -63,7 +63,7 @@ def check(config: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask first.")
 def remove(yes: bool) -> None:
     """Unregister every imgproc box and delete its files and build cache."""
-    from imgproc.adapters.vagrant.box import script
+    from imgproc.adapters.providers.vagrant.box import script
 
     if not yes:
         click.confirm("Remove every imgproc box, its kernel, initrd and build cache?", abort=True)

@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from imgproc.adapters.local_provider import LocalProvider
+from imgproc.adapters.providers.local import LocalProvider
 from imgproc.adapters.rabbit import RabbitCommandBus
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.registry import ZkMachineRegistry
-from imgproc.core.deployer import Deployer, Provider
+from imgproc.core.deployer import Deployer
+from imgproc.core.ports import Provider
 from imgproc.core.machines import Machine
 from imgproc.core.messages import BadMessage, DeployerCommand, StateReport
 from imgproc.core.ports import Delivery
@@ -51,7 +52,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 def make_provider(settings: Settings) -> Provider:
     """The provider the settings name: local worker processes or Vagrant VMs."""
     if settings.provider.kind == "vagrant":
-        from imgproc.adapters.vagrant import VagrantProvider
+        from imgproc.adapters.providers.vagrant import VagrantProvider
 
         return VagrantProvider.from_settings(settings)
     command = [sys.executable, "-m", "imgproc.cli", "worker"]

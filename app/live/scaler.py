@@ -15,7 +15,8 @@ import uuid
 from imgproc.adapters.rabbit import RabbitCommandBus, RabbitReadyCount, RabbitResultFeed
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
-from imgproc.adapters.zk.config import ScalerStatus, ZkConfigStore, ZkScalerStatus
+from imgproc.core.messages import ScalerStatus
+from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.election import ScalerElection
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.bootstrap import policy_params

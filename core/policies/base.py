@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from imgproc.core.validation import describe_errors
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.observation import Decision, Observation
 
@@ -50,11 +51,8 @@ class PolicySpec(Generic[P]):
         try:
             return self.params.model_validate(values or {})
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigurationError(f"policy '{self.name}': {problems}") from exc
+            raise ConfigurationError(
+                f"policy '{self.name}': {describe_errors(exc, 'params')}") from exc
 
     def build(self, values: dict[str, Any] | None = None) -> Policy:
         return self.factory(self.parse_params(values))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from imgproc.adapters.zk.client import RegistryError
-from imgproc.adapters.zk.config import ScalerStatus
+from imgproc.core.messages import ScalerStatus
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import ScalerConfig
 from imgproc.tui.sim_tree import MemoryTree, RunMirror

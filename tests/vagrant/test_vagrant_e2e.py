@@ -248,7 +248,7 @@ def test_a_vm_that_does_not_boot_in_time_is_destroyed_marked_failed_and_replaced
     the VM is real. Its `vagrant up` is given 20 s, which no VM here boots in."""
     from imgproc.adapters.memory.broker import MemoryBroker
     from imgproc.adapters.memory.registry import MemoryMachineRegistry
-    from imgproc.adapters.vagrant import VagrantProvider
+    from imgproc.adapters.providers.vagrant import VagrantProvider
     from imgproc.core.deployer import Deployer
     from imgproc.core.fleet import CommandedFleet
     from imgproc.core.machines import MachineState

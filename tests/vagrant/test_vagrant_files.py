@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from imgproc.adapters.vagrant import BoxInfo, VagrantProvider
+from imgproc.adapters.providers.vagrant import BoxInfo, VagrantProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 PUPPET = ROOT / "puppet"

@@ -15,18 +15,19 @@ from pathlib import Path
 import psutil
 import pytest
 
-from imgproc.adapters.local_provider import ProviderError
-from imgproc.adapters.vagrant import BoxInfo, VagrantProvider
-from imgproc.adapters.vagrant.command import (
+from imgproc.core.errors import ProviderError
+from imgproc.adapters.providers.vagrant import BoxInfo, VagrantProvider
+from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
     pid_file,
     stop_leftover_command,
 )
-from imgproc.adapters.vagrant.guest import environment_file, guest_settings, reach_from_guests
-from imgproc.adapters.vagrant.libvirt import network_xml
-from imgproc.adapters.vagrant.relay import TcpRelay
-from imgproc.adapters.vagrant.wheels import build_wheels, source_hash
+from imgproc.adapters.providers.environment import environment_file
+from imgproc.adapters.providers.vagrant.guest import guest_settings, reach_from_guests
+from imgproc.adapters.providers.vagrant.libvirt import network_xml
+from imgproc.adapters.providers.vagrant.relay import TcpRelay
+from imgproc.adapters.providers.vagrant.wheels import build_wheels, source_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,10 +103,23 @@ def test_guest_settings_point_the_worker_at_the_gateway_and_keep_everything_else
     assert settings["rabbit"]["url"].startswith("amqp://guest:p%40ss@127.0.0.1")  # not modified
 
 
+def test_guest_settings_keep_the_zookeeper_chroot():
+    server, port = _echo_server()
+    relays: list[TcpRelay] = []
+    settings = {"zk": {"hosts": f"127.0.0.1:{port}/team-a"}}
+    try:
+        guest = guest_settings(settings, "127.0.0.4", relays)
+    finally:
+        for relay in relays:
+            relay.close()
+        server.close()
+    assert guest["zk"]["hosts"] == f"127.0.0.4:{port}/team-a"
+
+
 def test_the_environment_file_reads_back_exactly_in_a_shell():
     settings = {"policy": "slo", "policy_params": {"quote": 'a"b', "dollar": "$HOME", "tick": "`x`",
                                                    "slash": "c\\d"}, "slo_s": 2.0, "none": None}
-    text = environment_file(settings)
+    text = environment_file(settings, "test")
     assert "IMGPROC_NONE" not in text
     script = 'set -a; . /dev/stdin; printf "%s" "$IMGPROC_POLICY_PARAMS"'
     done = subprocess.run(["bash", "-c", script], input=text, capture_output=True, text=True,

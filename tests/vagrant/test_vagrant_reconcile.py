@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 from imgproc.adapters.memory.registry import MemoryMachineRegistry
-from imgproc.adapters.vagrant import VagrantProvider
-from imgproc.adapters.vagrant.libvirt import our_domains
+from imgproc.adapters.providers.vagrant import VagrantProvider
+from imgproc.adapters.providers.vagrant.libvirt import our_domains
 from imgproc.core.deployer import Deployer
 from imgproc.core.machines import Machine, MachineState
 

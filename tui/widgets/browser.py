@@ -24,7 +24,7 @@ from textual.widgets import Footer, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from imgproc.core.errors import ImgprocError
-from imgproc.tui.model import TreeSource
+from imgproc.core.ports import TreeSource
 from imgproc.tui.text import moment, node_data
 from imgproc.tui.widgets.dialogs import ConfirmScreen
 from imgproc.tui.widgets.search import SearchScreen

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from imgproc.adapters.zk.client import CorruptRecord
-from imgproc.adapters.zk.config import ScalerStatus, ZkConfigStore
+from imgproc.core.messages import ScalerStatus
+from imgproc.adapters.zk.config import ZkConfigStore
 from imgproc.core.messages import ScalerConfig
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from imgproc.adapters.zk.client import RegistryUnavailable, connect
-from imgproc.adapters.zk.config import ScalerStatus
+from imgproc.core.messages import ScalerStatus
 from imgproc.adapters.zk.layout import MachineRecord
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.adapters.zk.tree import clear, walk

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from imgproc.adapters.local_provider import LocalProvider, ProviderError
+from imgproc.adapters.providers.local import LocalProvider
+from imgproc.core.errors import ProviderError
 
 # A stand-in worker: ``script OUT_DIR MODE --machine-id ID``. It says "ready" once its
 # SIGTERM handling is in place, then idles. "graceful" finishes its work on SIGTERM

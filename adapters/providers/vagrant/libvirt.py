@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from imgproc.adapters.local_provider import ProviderError
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

@@ -36,35 +36,49 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgproc.adapters.local_provider import ProviderError
-from imgproc.adapters.vagrant.box import BoxInfo, build_box, ensure_host, source_root, wheels_dir
-from imgproc.adapters.vagrant.command import (
+from pydantic import BaseModel, ConfigDict, Field
+
+from imgproc.adapters.providers.settings import ProviderSettings
+from imgproc.core.errors import ProviderError
+from imgproc.adapters.providers.vagrant.box import BoxInfo, build_box, ensure_host, source_root, wheels_dir
+from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
     stop_leftover_command,
     tail,
 )
-from imgproc.adapters.vagrant.guest import environment_file, guest_settings
-from imgproc.adapters.vagrant.libvirt import (
+from imgproc.adapters.providers.environment import environment_file
+from imgproc.adapters.providers.vagrant.guest import guest_settings
+from imgproc.adapters.providers.vagrant.libvirt import (
     LIBVIRT_URI,
     domain_prefix,
     ensure_network,
     our_domains,
     virsh,
 )
-from imgproc.adapters.vagrant.relay import TcpRelay
-from imgproc.adapters.vagrant.wheels import build_wheels
+from imgproc.adapters.providers.vagrant.relay import TcpRelay
+from imgproc.adapters.providers.vagrant.wheels import build_wheels
+from imgproc.adapters.system_clock import SystemClock
+from imgproc.core.clock import Clock
 
 log = logging.getLogger(__name__)
 
 MACHINE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class VagrantOptions(BaseModel):
+    """The Vagrant provider's own options (``provider.options``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_booting: int = Field(default=2, ge=1, description="at most this many VMs booting at once")
+    memory_mb: int = Field(default=1024, ge=256, description="memory of each VM, MiB")
+    cpus: int = Field(default=1, ge=1, description="virtual CPUs of each VM")
 
 
 @dataclass
@@ -78,6 +92,7 @@ class VagrantProvider:
     """Worker VMs through Vagrant, behind the same port as the local provider."""
 
     name = "vagrant"
+    Options = VagrantOptions
 
     def __init__(self, state_dir: Path, settings: Mapping[str, Any], *,
                  source_dir: Path | None = None, drain_timeout_s: float = 60.0,
@@ -88,7 +103,7 @@ class VagrantProvider:
                  box: BoxInfo | None = None,
                  box_builder: Callable[[Path], BoxInfo] | None = None,
                  vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant,
-                 ) -> None:
+                 clock: Clock | None = None) -> None:
         self.root = Path(state_dir) / "vagrant"
         self.prefix = domain_prefix(self.root)
         self.settings = dict(settings)
@@ -117,22 +132,21 @@ class VagrantProvider:
         self._starting: set[str] = set()
         self._last_alive: set[str] = set()
         self.timings: dict[str, dict[str, float]] = {}
+        self.clock = clock or SystemClock()
         self.root.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> VagrantProvider:
-        """From imgproc's settings object (its ``provider`` section, and every section
-        passed on to the guests' workers)."""
-        p = settings.provider
-        options = {
-            "drain_timeout_s": p.drain_timeout_s,
-            "up_timeout_s": p.boot_timeout_s,
-            "max_booting": p.max_booting,
-            "memory_mb": p.memory_mb,
-            "cpus": p.cpus,
+    def from_settings(cls, settings: ProviderSettings, worker_settings: Mapping[str, Any],
+                      **overrides: Any) -> VagrantProvider:
+        """From the provider's settings; ``worker_settings`` go to the guests' workers."""
+        options = VagrantOptions.model_validate(settings.options)
+        arguments: dict[str, Any] = {
+            "drain_timeout_s": settings.drain_timeout_s,
+            "up_timeout_s": settings.boot_timeout_s,
+            **options.model_dump(),
         }
-        options.update(overrides)
-        return cls(p.state_dir, settings.model_dump(mode="json"), **options)
+        arguments.update(overrides)
+        return cls(settings.state_dir, worker_settings, **arguments)
 
     # -- preparation (once per provider) ---------------------------------------------------
 
@@ -154,7 +168,8 @@ class VagrantProvider:
                 gateway, created = ensure_network(self.network_name, self.network_address)
                 self._created_network = self._created_network or created
                 guest = guest_settings(self.settings, gateway, self._relays)
-                self._env_text = environment_file(guest)
+                self._env_text = environment_file(
+                    guest, "imgproc worker settings, written by the deployer's Vagrant provider")
             return self._env_text
 
     def _vagrant_env(self) -> dict[str, str]:
@@ -207,7 +222,7 @@ class VagrantProvider:
                 self._starting.discard(machine_id)
 
     def _start(self, machine_id: str, machine: _Machine) -> str:
-        asked = time.monotonic()
+        asked = self.clock.now()
         box, wheels, env_text = self._prepare()
         self._wait_for_slot(machine)
         try:
@@ -215,12 +230,12 @@ class VagrantProvider:
                 if machine.cancelled:
                     raise ProviderError("stopped before it booted")
                 run = self.render(machine_id, box, wheels, env_text)
-                began = time.monotonic()
+                began = self.clock.now()
                 address = self._up(run, machine)
         finally:
             self._booting.release()
-        self.timings[machine_id] = {"waited_s": began - asked, "up_s": time.monotonic() - began}
-        log.info("machine %s up at %s in %.0f s", machine_id, address, time.monotonic() - began)
+        self.timings[machine_id] = {"waited_s": began - asked, "up_s": self.clock.now() - began}
+        log.info("machine %s up at %s in %.0f s", machine_id, address, self.clock.now() - began)
         return address
 
     def _wait_for_slot(self, machine: _Machine) -> None:
@@ -288,7 +303,7 @@ class VagrantProvider:
     def _stop(self, machine_id: str) -> None:
         run = self.run_dir(machine_id)
         domain = self.prefix + machine_id
-        began = time.monotonic()
+        began = self.clock.now()
         stop_leftover_command(run)
         if (run / "Vagrantfile").is_file() and (run / "machine.json").is_file():
             v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
@@ -298,7 +313,7 @@ class VagrantProvider:
                     v.ssh(command="sudo systemctl stop imgproc-worker")
                 except (ProviderError, subprocess.CalledProcessError) as exc:
                     log.warning("machine %s: could not drain its worker: %s", machine_id, exc)
-            drained = time.monotonic()
+            drained = self.clock.now()
             v.timeout_s = self.destroy_timeout_s
             try:
                 v.destroy()
@@ -306,7 +321,7 @@ class VagrantProvider:
                 log.warning("machine %s: vagrant destroy failed (%s): %s", machine_id, exc,
                             self._log_tail(run))
         else:
-            drained = time.monotonic()
+            drained = self.clock.now()
         if domain in our_domains(all_states=True, prefix=self.prefix):
             log.warning("machine %s: removing domain %s with virsh", machine_id, domain)
             virsh("destroy", domain, check=False)
@@ -316,14 +331,14 @@ class VagrantProvider:
         self._keep_log(machine_id)
         shutil.rmtree(run, ignore_errors=True)
         times = self.timings.setdefault(machine_id, {})
-        times.update(drain_s=drained - began, destroy_s=time.monotonic() - drained)
+        times.update(drain_s=drained - began, destroy_s=self.clock.now() - drained)
         self._append_timings(machine_id, times)
         log.info("machine %s destroyed (drain %.0f s, destroy %.0f s)", machine_id, drained - began,
-                 time.monotonic() - drained)
+                 self.clock.now() - drained)
 
     def _append_timings(self, machine_id: str, times: dict[str, float]) -> None:
         """One JSON line per destroyed machine in state_dir/vagrant/timings.jsonl (the figures)."""
-        line = {"machine_id": machine_id, "at": time.time(),
+        line = {"machine_id": machine_id, "at": self.clock.now(),
                 **{k: round(v, 1) for k, v in times.items()}}
         with open(self.root / "timings.jsonl", "a") as out:
             out.write(json.dumps(line) + "\n")
@@ -381,13 +396,3 @@ class VagrantProvider:
                     virsh("net-destroy", self.network_name, check=False)
             except ProviderError as exc:
                 log.warning("could not remove network %s: %s", self.network_name, exc)
-
-
-@contextmanager
-def vagrant_provider(*args: Any, **kwargs: Any):
-    """A provider that is closed on exit."""
-    provider = VagrantProvider(*args, **kwargs)
-    try:
-        yield provider
-    finally:
-        provider.close()

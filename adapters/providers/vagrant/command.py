@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 
 import vagrant
-from imgproc.adapters.local_provider import ProviderError
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,9 @@ settings and how they reach the host's services (``guest``, ``relay``), and
 Vagrant commands with timeouts (``command``). See docs/vagrant.md.
 """
 
-from imgproc.adapters.vagrant.box import BoxInfo, build_box
-from imgproc.adapters.vagrant.provider import VagrantProvider, vagrant_provider
+from imgproc.adapters.providers.vagrant.box import BoxInfo, build_box
+from imgproc.adapters.providers.vagrant.provider import VagrantOptions, VagrantProvider
 
-__all__ = ["BoxInfo", "VagrantProvider", "build_box", "vagrant_provider"]
+PROVIDER = VagrantProvider
+
+__all__ = ["PROVIDER", "BoxInfo", "VagrantOptions", "VagrantProvider", "build_box"]

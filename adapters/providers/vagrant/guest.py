@@ -5,14 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from imgproc.adapters.local_provider import ProviderError
-from imgproc.adapters.vagrant.relay import TcpRelay
+from imgproc.core.addresses import parse_zk_hosts
+from imgproc.core.errors import ProviderError
+from imgproc.adapters.providers.vagrant.relay import TcpRelay
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +69,8 @@ def guest_settings(settings: Mapping[str, Any], gateway: str,
     rabbit["url"] = urlunsplit(parts._replace(netloc=netloc))
     guest["rabbit"] = rabbit
     zk = guest.get("zk") or {}
-    hosts = []
-    for item in (zk.get("hosts") or "127.0.0.1:2181").split(","):
-        h, _, p = item.strip().rpartition(":")
-        h, p = (h, int(p)) if h else (item.strip(), 2181)
-        guest_host, guest_port = reach_from_guests(h, p, gateway, relays)
-        hosts.append(f"{guest_host}:{guest_port}")
-    zk["hosts"] = ",".join(hosts)
+    hosts = parse_zk_hosts(zk.get("hosts") or "127.0.0.1:2181")
+    servers = tuple(reach_from_guests(h, p, gateway, relays) for h, p in hosts.servers)
+    zk["hosts"] = replace(hosts, servers=servers).render()
     guest["zk"] = zk
     return guest
-
-
-def environment_file(settings: Mapping[str, Any]) -> str:
-    """``IMGPROC_*`` lines for a systemd EnvironmentFile (sections as JSON, as the
-    local provider passes them), double-quoted and escaped."""
-    lines = ["# imgproc worker settings, written by the deployer's Vagrant provider"]
-    for name, value in settings.items():
-        if value is None:
-            continue
-        text = value if isinstance(value, str) else json.dumps(value)
-        quoted = re.sub(r'([\\"`$])', r"\\\1", text)
-        lines.append(f'IMGPROC_{name.upper()}="{quoted}"')
-    return "\n".join(lines) + "\n"

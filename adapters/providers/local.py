@@ -14,24 +14,35 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
+from pydantic import BaseModel, ConfigDict, Field
 
-from imgproc.core.errors import ImgprocError
+from imgproc.adapters.providers.environment import environment_with
+from imgproc.adapters.providers.settings import ProviderSettings
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
 
-class ProviderError(ImgprocError):
-    """A machine could not be started or stopped."""
+class LocalOptions(BaseModel):
+    """The local provider's own options (``provider.options``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    worker_command: list[str] | None = Field(
+        default=None, description="how to run a worker [this Python's `imgproc worker`]")
 
 
 class LocalProvider:
     """Starts ``worker_command --machine-id ID`` processes and stops them gently."""
 
     name = "local"
+    Options = LocalOptions
 
     def __init__(self, state_dir: Path, worker_command: Sequence[str],
                  env: dict[str, str] | None = None, drain_timeout_s: float = 60.0) -> None:
@@ -41,6 +52,15 @@ class LocalProvider:
         self.drain_timeout_s = drain_timeout_s
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[str, subprocess.Popen] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings,
+                      worker_settings: Mapping[str, Any]) -> LocalProvider:
+        """Workers run with ``worker_settings`` as their ``IMGPROC_*`` environment."""
+        options = LocalOptions.model_validate(settings.options)
+        command = options.worker_command or [sys.executable, "-m", "imgproc.cli", "worker"]
+        return cls(settings.state_dir, command, environment_with(os.environ, worker_settings),
+                   settings.drain_timeout_s)
 
     def _pid_file(self, machine_id: str) -> Path:
         return self.state_dir / f"{machine_id}.json"
@@ -121,3 +141,12 @@ class LocalProvider:
     def alive(self) -> set[str]:
         ids = [p.stem for p in self.state_dir.glob("*.json")]
         return {machine_id for machine_id in ids if self._process(machine_id) is not None}
+
+    def interrupt_starts(self) -> None:
+        """A process starts at once: nothing is ever halfway."""
+
+    def close(self) -> None:
+        """Workers outlive the deployer (as VMs would): nothing to release."""
+
+
+PROVIDER = LocalProvider

@@ -9,15 +9,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgproc.adapters.local_provider import ProviderError
-from imgproc.adapters.vagrant.command import tail
+from imgproc.core.errors import ProviderError
+from imgproc.adapters.providers.vagrant.command import tail
 
 log = logging.getLogger(__name__)
 
 
 def source_root() -> Path:
     """The repository this module runs from (an editable install), holding vagrant/ and puppet/."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def script(name: str, source_dir: Path | None = None) -> Path:

@@ -1,0 +1,69 @@
+"""The registry of providers: a name, the module that holds it, and its defaults.
+
+A provider module is imported only when its provider is used, so that one kind's
+libraries (python-vagrant, a cloud SDK) load only where that kind runs. To add a
+provider, write its module and add one entry here (docs/providers.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from imgproc.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from imgproc.adapters.providers.settings import ProviderSettings
+    from imgproc.core.ports import Provider
+
+
+class ProviderClass(Protocol):
+    """What a provider module's ``PROVIDER`` is: a class made from the settings."""
+
+    Options: type[BaseModel]
+
+    def from_settings(self, settings: ProviderSettings,
+                      worker_settings: Mapping[str, Any]) -> Provider:
+        """The provider for ``settings``; ``worker_settings`` (every setting, as JSON) are
+        what the workers on its machines run with."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """Where a provider lives and what differs by kind."""
+
+    module: str
+    boot_timeout_s: float = 300.0  # how long a machine of this kind may take to start
+
+    def load(self) -> ProviderClass:
+        return importlib.import_module(self.module).PROVIDER  # type: ignore[no-any-return]
+
+
+_PROVIDERS: Mapping[str, ProviderEntry] = {
+    "local": ProviderEntry("imgproc.adapters.providers.local"),
+    # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
+    "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=900.0),
+    "memory": ProviderEntry("imgproc.adapters.providers.memory"),
+}
+
+
+def provider_names() -> list[str]:
+    return list(_PROVIDERS)
+
+
+def provider_entry(kind: str) -> ProviderEntry:
+    try:
+        return _PROVIDERS[kind]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown provider {kind!r}; known: {', '.join(_PROVIDERS)}") from None
+
+
+def build_provider(settings: ProviderSettings, worker_settings: Mapping[str, Any]) -> Provider:
+    """The provider the settings name, made from them."""
+    return provider_entry(settings.kind).load().from_settings(settings, worker_settings)
