@@ -54,11 +54,11 @@ def replay_trace(
 
 def _live(settings: Settings, trace, speed: float, progress: RunProgress) -> RunResult:
     """Replay on the real services; metrics on the sped-up timeline the run really had."""
+    from imgproc.bootstrap.live import build_live_replay
     from imgproc.live.record import scaled_service
-    from imgproc.live.replay import LiveReplay
 
-    replay = LiveReplay(settings, trace, speed,
-                        on_sample=lambda done, _total, now: progress.update(done, now))
+    replay = build_live_replay(settings, trace, speed,
+                               on_sample=lambda done, _total, now: progress.update(done, now))
     record = replay.run()
     summary = summarize(record, trace.arrival_s / speed, scaled_service(trace, speed),
                         slo_s=settings.slo_s, demand_window_s=settings.demand_window_s,

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,13 +21,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from imgproc.core.validation import describe_errors
 from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
+from imgproc.core.validation import describe_errors
+
 
 class WorkerSettings(BaseModel):
     """Where a worker reads and writes images."""

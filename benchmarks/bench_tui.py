@@ -31,7 +31,9 @@ from pathlib import Path
 import psutil
 import textual
 
+from imgproc.adapters.memory.tree import MemoryTree
 from imgproc.adapters.trace_files import write_trace
+from imgproc.bootstrap.console import load_trace, mirror_in_memory
 from imgproc.core.workload_gen import generate, make_spec
 from imgproc.settings import Settings
 from imgproc.tui.app import ConsoleApp
@@ -51,9 +53,9 @@ class LoadedBackend(SimBackend):
     """The simulator backend with filler nodes in its tree, some rewritten on every tick."""
 
     def __init__(self, settings: Settings, trace: Path) -> None:
-        super().__init__(settings, trace, speed=1.0)
+        super().__init__(settings, load_trace, mirror_in_memory, trace, speed=1.0)
         super().tick(1.0)
-        tree = self.tree()
+        tree = self.memory_tree()
         self.filler = [f"{tree.root}/bench/g{i // GROUP:03d}/n{i % GROUP:03d}"
                        for i in range(ZNODES - len(tree.paths()))]
         with tree.batch():
@@ -61,10 +63,15 @@ class LoadedBackend(SimBackend):
                 tree.put(path, b'{"filler": 0}')
         self.ticks = 0
 
+    def memory_tree(self) -> MemoryTree:
+        tree = self.tree()
+        assert isinstance(tree, MemoryTree)
+        return tree
+
     def tick(self, wall_dt: float) -> None:
         super().tick(wall_dt)
         self.ticks += 1
-        tree = self.tree()
+        tree = self.memory_tree()
         with tree.batch():
             for i in range(REWRITTEN_PER_TICK):
                 path = self.filler[(self.ticks * REWRITTEN_PER_TICK + i) % len(self.filler)]

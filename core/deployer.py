@@ -13,9 +13,10 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
 from imgproc.core.clock import Clock
 from imgproc.core.errors import IllegalTransition, ImgprocError, UnknownMachine
-from imgproc.core.machines import Machine, MachineState
+from imgproc.core.machines import STARTING, Machine, MachineState
 from imgproc.core.messages import DeployerCommand
 from imgproc.core.ports import MachineRegistry, Provider
 
@@ -100,7 +101,7 @@ class Deployer:
         machine = self.registry.get(machine_id)
         if machine.state is S.RUNNING:
             self._move(machine_id, S.DRAINING)
-        elif machine.state in (S.PREPARING, S.BOOTING):
+        elif machine.state in STARTING:
             # Recorded first, so that a start this cuts short knows it was not a failure.
             self._move(machine_id, S.DESTROYING)
         if machine.state in (S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.FAILED):

@@ -40,8 +40,6 @@ TRANSITIONS: dict[MachineState, frozenset[MachineState]] = {
 PROVISIONED = frozenset({S.PREPARING, S.BOOTING, S.RUNNING})
 #: States in which a machine is not ready yet.
 STARTING = frozenset({S.PREPARING, S.BOOTING})
-#: States that cost money: from the request until the machine is gone.
-BILLED = frozenset({S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.DESTROYING})
 
 
 def check_transition(machine_id: str, current: MachineState, requested: MachineState) -> None:

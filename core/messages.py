@@ -11,9 +11,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from imgproc.core.validation import first_problem
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
+from imgproc.core.validation import first_problem
 
 SCHEMA_VERSION: Final = 1
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import DeployerCommand, JobMessage, ResultMessage, ScalerConfig
+from imgproc.core.messages import (
+    DeployerCommand,
+    JobMessage,
+    ResultMessage,
+    ScalerConfig,
+    ScalerStatus,
+    StateReport,
+)
 from imgproc.core.observation import QueueStats
 
 
@@ -99,6 +106,10 @@ class ResultFeed(Protocol):
         """Results that arrived since the last poll, waiting up to ``timeout_s`` for one."""
         ...
 
+    def delete(self) -> None:
+        """Remove this feed's own queue (a run's), then close."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -117,6 +128,14 @@ class CommandBus(Protocol):
 
     def next_command(self, timeout_s: float) -> Delivery | None:
         """The next command delivery (body: a DeployerCommand), or None."""
+        ...
+
+    def send_report(self, report: StateReport) -> None:
+        """Confirmed publish of one state report (the deployer's)."""
+        ...
+
+    def next_report(self, timeout_s: float) -> Delivery | None:
+        """The next state report delivery (body: a StateReport), or None."""
         ...
 
     def close(self) -> None: ...
@@ -168,6 +187,56 @@ class ConfigStore(Protocol):
 
     def watch(self, callback: Callable[[ScalerConfig | None], None]) -> None:
         """Call ``callback`` now and on every change."""
+        ...
+
+
+class StatusStore(Protocol):
+    """What the active scaler applied, for operators to read."""
+
+    def read(self) -> ScalerStatus | None: ...
+
+    def write(self, status: ScalerStatus) -> None: ...
+
+
+class Election(Protocol):
+    """One leader among the scalers (ZooKeeper's election recipe live)."""
+
+    def run(self, lead: Callable[[], None]) -> bool:
+        """Wait to be elected, then call ``lead``; False if cancelled first."""
+        ...
+
+    def cancel(self) -> None: ...
+
+    def should_stop(self) -> bool:
+        """Whether leadership is lost or given up."""
+        ...
+
+    def wait_stop(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s``; True if leadership ended meanwhile."""
+        ...
+
+
+class Component(Protocol):
+    """One of the system's long-running parts (deployer, scaler) as an operator runs it:
+    a child process live, an in-process stand-in on in-memory adapters."""
+
+    name: str
+
+    @property
+    def lines(self) -> Sequence[str]:
+        """Its latest output lines."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """Ask it to finish cleanly; returns its exit code if it has one."""
+        ...
+
+    def restart(self) -> None: ...
+
+    def state(self) -> str:
+        """``running``, ``not started`` or ``exited with code N``."""
         ...
 
 
@@ -233,3 +302,36 @@ class TreeSource(Protocol):
     def paths(self) -> list[str]:
         """Every path under the root (for the search)."""
         ...
+
+
+class TreeMirror(Protocol):
+    """A tree kept equal to what ZooKeeper would hold for a simulated run (the console's
+    browser on the simulator)."""
+
+    @property
+    def tree(self) -> TreeSource: ...
+
+    def sync(self, machines: list[Machine], config: ScalerConfig, status: ScalerStatus,
+             rewrite_config: bool = False) -> None:
+        """Bring the tree to this state; ``rewrite_config`` after a policy switch."""
+        ...
+
+
+@dataclass
+class ControlPlane:
+    """What an operator's tools (a live replay, the console) reach the live system by.
+
+    ``publisher`` makes a job publisher with its own connection (a replay submits from
+    the thread it likes); ``close`` releases whatever the implementations hold.
+    """
+
+    registry: MachineRegistry
+    config: ConfigStore
+    status: StatusStore
+    commands: CommandBus
+    ready: ReadyCount
+    results: ResultFeed
+    tree: TreeSource | None  # the console browses it; a replay needs none
+    publisher: Callable[[str], JobPublisher]
+    close: Callable[[], None]
+    where: str = ""  # the services, as an operator names them (errors and the console)

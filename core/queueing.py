@@ -1,4 +1,4 @@
-"""M/M/c (Erlang C) formulas, computed without overflow.
+"""M/M/c (Erlang C) sizing, computed without overflow.
 
 ``A^c / c!`` overflows for c in the hundreds, so the probability of waiting
 is built from the Erlang B recursion ``B(k) = A B(k-1) / (k + A B(k-1))``,
@@ -18,44 +18,6 @@ def erlang_b(servers: int, load: float) -> float:
     for k in range(1, servers + 1):
         b = load * b / (k + load * b)
     return b
-
-
-def erlang_c(servers: int, load: float) -> float:
-    """Probability that an arriving job waits (1.0 when the system is unstable)."""
-    if load <= 0:
-        return 0.0
-    if servers <= load:
-        return 1.0
-    b = erlang_b(servers, load)
-    return servers * b / (servers - load * (1.0 - b))
-
-
-def mean_wait(servers: int, arrival_rate: float, service_s: float) -> float:
-    """Mean time in queue W_q; infinite when ``servers`` cannot keep up."""
-    load = arrival_rate * service_s
-    if load <= 0:
-        return 0.0
-    if servers <= load:
-        return math.inf
-    return erlang_c(servers, load) * service_s / (servers - load)
-
-
-def mean_response(servers: int, arrival_rate: float, service_s: float) -> float:
-    """Mean time in system R = W_q + S."""
-    return mean_wait(servers, arrival_rate, service_s) + service_s
-
-
-def wait_quantile(servers: int, arrival_rate: float, service_s: float, q: float) -> float:
-    """The q-quantile of waiting time (0 when at least a share q waits not at all)."""
-    load = arrival_rate * service_s
-    if load <= 0:
-        return 0.0
-    if servers <= load:
-        return math.inf
-    p_wait = erlang_c(servers, load)
-    if p_wait <= 1.0 - q:
-        return 0.0
-    return service_s / (servers - load) * math.log(p_wait / (1.0 - q))
 
 
 def min_servers(

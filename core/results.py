@@ -7,11 +7,35 @@ ones are counted as duplicates and never billed twice.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imgproc.core.messages import ResultMessage
+from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.observation import QueueStats
-from imgproc.core.ports import MachineView, ReadyCount, ResultFeed
+from imgproc.core.ports import Delivery, MachineView, ReadyCount, ResultFeed
+
+log = logging.getLogger(__name__)
+MAX_RESULTS_PER_POLL = 1000
+
+
+def take_results(next_delivery: Callable[[float], Delivery | None], timeout_s: float,
+                 source: str) -> list[ResultMessage]:
+    """The results waiting on a queue, waiting up to ``timeout_s`` for the first one: each
+    acknowledged once taken; one that cannot be decoded is logged and dropped (a result
+    queue has no one to give it back to)."""
+    results: list[ResultMessage] = []
+    delivery = next_delivery(timeout_s)
+    while delivery is not None:
+        try:
+            results.append(ResultMessage.decode(delivery.body))
+        except BadMessage as exc:
+            log.warning("dropping a result from %s: %s", source, exc)
+        delivery.ack()
+        if len(results) >= MAX_RESULTS_PER_POLL:
+            break
+        delivery = next_delivery(0)
+    return results
 
 
 @dataclass

@@ -8,13 +8,12 @@ A round that fails is logged and skipped; the loop never dies of it.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from imgproc.core.clock import Clock
-from imgproc.core.machines import Machine, MachineState
+from imgproc.core.machines import PROVISIONED, STARTING, Machine, MachineState
 from imgproc.core.observation import Decision, Observation, QueueStats
 from imgproc.core.policies.base import Policy
 from imgproc.core.ports import Fleet, MachineView, QueueProbe
@@ -66,7 +65,7 @@ def release_order(machines: list[Machine]) -> list[Machine]:
     """
 
     def rank(m: Machine) -> tuple[int, float]:
-        if m.state in (MachineState.PREPARING, MachineState.BOOTING):
+        if m.state in STARTING:
             group = 0
         elif not m.busy:
             group = 1
@@ -76,7 +75,7 @@ def release_order(machines: list[Machine]) -> list[Machine]:
 
     candidates = [
         m for m in machines
-        if m.state in (MachineState.PREPARING, MachineState.BOOTING, MachineState.RUNNING)
+        if m.state in PROVISIONED
     ]
     return sorted(candidates, key=rank)
 
@@ -192,11 +191,3 @@ class Scaler:
                 self.fleet.release_machine(machine.id)
                 report.released.append(machine.id)
             self._last_action = obs.now
-
-    def run(self, stop: threading.Event, on_round=None) -> None:
-        """Run rounds every ``interval_s`` until ``stop`` is set (live use)."""
-        while not stop.is_set():
-            report = self.run_once()
-            if on_round is not None:
-                on_round(report)
-            self.clock.sleep(self.limits.interval_s)

@@ -28,6 +28,51 @@ def job_message(trace: Trace, index: int, submitted_at: float, speed: float,
     )
 
 
+class TraceSubmission:
+    """A trace's jobs, published when their time comes: on a clock ``speed`` times faster
+    than the trace's, from ``start``.
+
+    Whoever drives it calls :meth:`publish_due` when it likes (a replay's loop, a thread
+    that sleeps until :attr:`next_due_at`); a job is published once, at or after its time.
+    """
+
+    def __init__(self, trace: Trace, publisher: JobPublisher, start: float, speed: float = 1.0,
+                 prefix: str = "",
+                 on_submit: Callable[[JobMessage], None] | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.trace = trace
+        self.publisher = publisher
+        self.start = start
+        self.speed = speed
+        self.prefix = prefix
+        self.on_submit = on_submit
+        self.submitted = 0
+
+    @property
+    def done(self) -> bool:
+        return self.submitted >= len(self.trace)
+
+    @property
+    def next_due_at(self) -> float | None:
+        """When the next job is due, on the driver's clock; None once every job is out."""
+        if self.done:
+            return None
+        return self.start + float(self.trace.arrival_s[self.submitted]) / self.speed
+
+    def publish_due(self, now: float) -> int:
+        """Publish every job due by ``now`` (stamped ``now``); returns how many."""
+        published = 0
+        while (due := self.next_due_at) is not None and due <= now:
+            message = job_message(self.trace, self.submitted, now, self.speed, self.prefix)
+            self.publisher.publish(message)
+            self.submitted += 1
+            published += 1
+            if self.on_submit is not None:
+                self.on_submit(message)
+        return published
+
+
 def submit_trace(
     trace: Trace,
     publisher: JobPublisher,
@@ -37,19 +82,14 @@ def submit_trace(
     should_stop: Callable[[], bool] = lambda: False,
     on_submit: Callable[[JobMessage], None] | None = None,
 ) -> int:
-    """Publish every job on time; returns how many were published."""
-    if speed <= 0:
-        raise ValueError(f"speed must be > 0, got {speed}")
-    start = clock.now()
-    for index in range(len(trace)):
-        due = start + float(trace.arrival_s[index]) / speed
+    """Publish every job on time, sleeping on ``clock`` in between; returns how many were
+    published."""
+    submission = TraceSubmission(trace, publisher, clock.now(), speed, prefix, on_submit)
+    while (due := submission.next_due_at) is not None:
         wait = due - clock.now()
         if wait > 0:
             clock.sleep(wait)
         if should_stop():
-            return index
-        message = job_message(trace, index, clock.now(), speed, prefix)
-        publisher.publish(message)
-        if on_submit is not None:
-            on_submit(message)
-    return len(trace)
+            break
+        submission.publish_due(clock.now())
+    return submission.submitted

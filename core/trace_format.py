@@ -28,10 +28,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from imgproc.core.validation import error_location
 from imgproc.core.errors import TraceError, TraceValidationFailed
 from imgproc.core.image_ops import ImageOp
 from imgproc.core.trace import JobExtras, Trace
+from imgproc.core.validation import error_location
 
 TraceFormat = Literal["auto", "jsonl", "seed"]
 WHOLE_LINE = "<line>"

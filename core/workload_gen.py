@@ -31,9 +31,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from imgproc.core.validation import error_location
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.trace import Trace
+from imgproc.core.validation import error_location
 
 Shape = Literal["normal", "burst", "diurnal", "flash-crowd", "ramp", "on-off"]
 ServiceDist = Literal["normal", "exponential", "lognormal", "pareto"]

@@ -1,5 +1,5 @@
 """The console's backend on the live cluster: RabbitMQ, ZooKeeper and the deployer
-and scaler as child processes.
+and scaler as child processes, all handed in by ``imgproc.bootstrap.build_live_console``.
 
 pika connections are not thread-safe and the console calls the backend from
 worker threads, so every broker call goes through one lock.
@@ -10,64 +10,48 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from imgproc.adapters.processes import ManagedProcess
-from imgproc.adapters.rabbit import (
-    RabbitCommandBus,
-    RabbitJobPublisher,
-    RabbitReadyCount,
-    RabbitResultFeed,
-)
-from imgproc.adapters.system_clock import SystemClock
-from imgproc.adapters.trace_files import read_trace
-from imgproc.adapters.zk.browse import ZkTreeSource
-from imgproc.adapters.zk.client import close, connect
-from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
-from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.core.clock import Clock, Interruptible
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import MachineState
 from imgproc.core.messages import BadMessage, DeployerCommand, ScalerConfig, StateReport
+from imgproc.core.metrics.windows import RateWindow, ResponseWindow
+from imgproc.core.ports import Component, ControlPlane, JobPublisher, TreeSource
 from imgproc.core.results import ResultTally
 from imgproc.core.scaler import release_order
 from imgproc.core.submit import submit_trace
-from imgproc.live.deployer import settings_environment
-from imgproc.live.scaler import new_machine_id
+from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 from imgproc.tui.model import ComponentStatus, ConsoleSnapshot, MachineRow, ReplayStatus
 
 log = logging.getLogger(__name__)
 S = MachineState
-RATE_WINDOW_S = 10.0
-LATENCY_WINDOW_S = 60.0
 
 
 class _Replay:
-    """A trace submitted from the console, in its own thread with its own connection."""
+    """A trace submitted from the console, in its own thread with its own publisher."""
 
-    def __init__(self, settings: Settings, path: Path, speed: float) -> None:
-        self.trace = read_trace(path).trace
+    def __init__(self, trace: Trace, publisher: JobPublisher, clock: Clock,
+                 speed: float) -> None:
+        self.trace = trace
         self.speed = speed
         self.submitted = 0
         self.stop = threading.Event()
         self.resume = threading.Event()
         self.resume.set()
         self.state = "running"
-        self._thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(publisher, clock), daemon=True)
         self._thread.start()
 
-    def _run(self, settings: Settings) -> None:
-        publisher = RabbitJobPublisher(settings.rabbit, role="console replay")
-
+    def _run(self, publisher: JobPublisher, clock: Clock) -> None:
         def count(_message) -> None:
             self.submitted += 1
             self.resume.wait()
 
-        submit_trace(self.trace, publisher, SystemClock(self.stop), self.speed,
+        submit_trace(self.trace, publisher, Interruptible(clock, self.stop), self.speed,
                      prefix=f"c{uuid.uuid4().hex[:6]}-", should_stop=self.stop.is_set,
                      on_submit=count)
         publisher.close()
@@ -80,82 +64,69 @@ class _Replay:
 
 
 class LiveBackend:
-    """Implements ``ConsoleBackend`` on the configured services."""
+    """Implements ``ConsoleBackend`` on the live system's control plane."""
 
     kind = "live"
 
-    def __init__(self, settings: Settings, start_components: bool = True) -> None:
+    def __init__(self, settings: Settings, plane: ControlPlane, fleet: CommandedFleet,
+                 components: Sequence[Component], clock: Clock,
+                 load_trace: Callable[[Path], Trace]) -> None:
         self.settings = settings
+        self.plane = plane
+        self.registry = plane.registry
+        self.config = plane.config
+        self.status = plane.status
+        self._fleet = fleet
+        self.clock = clock
+        self.load_trace = load_trace
         self._lock = threading.Lock()
-        self._client = connect(settings.zk)
-        self.registry = ZkMachineRegistry(self._client, settings.zk.root)
-        self.config = ZkConfigStore(self._client, settings.zk.root)
-        self.status = ZkScalerStatus(self._client, settings.zk.root)
-        self._tree = ZkTreeSource(self._client, settings.zk.root)
-        self._ready = RabbitReadyCount(settings.rabbit)
-        self._feed = RabbitResultFeed(settings.rabbit)
-        self._bus = RabbitCommandBus(settings.rabbit, role="console")
-        self._fleet = CommandedFleet(self.registry, self._bus, SystemClock(), new_machine_id)
         self.tally = ResultTally()
-        self._counts: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=600)
-        self._recent: collections.deque[tuple[float, float]] = collections.deque(maxlen=20_000)
+        self._rates = RateWindow()
+        self._responses = ResponseWindow()
         self._replay: _Replay | None = None
         self.reports: collections.deque[StateReport] = collections.deque(maxlen=200)
-        self.started_at = time.time()
-        env = settings_environment(settings)
-        self.children = {name: ManagedProcess(name, [name], env) for name in ("deployer", "scaler")}
-        if start_components:
-            for child in self.children.values():
-                child.start()
+        self.started_at = clock.now()
+        self.children = {c.name: c for c in components}
+
+    def start_components(self) -> None:
+        for child in self.children.values():
+            child.start()
 
     def tick(self, wall_dt: float) -> None:
         """Live time passes by itself."""
 
     def _poll(self, now: float) -> tuple[int, int]:
         with self._lock:
-            results = self._feed.poll_results(0.0)
-            ready = self._ready.ready()
+            results = self.plane.results.poll_results(0.0)
+            ready = self.plane.ready.ready()
             self._take_reports()
         for result in results:
             if self.tally.add(result):
-                self._recent.append((result.finished_at, result.response_s))
+                self._responses.add(result.finished_at, result.response_s)
         machines = self.registry.machines()
         busy = sum(1 for m in machines if m.busy)
-        self._counts.append((now, self.tally.completed + ready + busy, self.tally.completed))
+        self._rates.add(now, self.tally.completed + ready + busy, self.tally.completed)
         return ready, busy
 
     def _take_reports(self) -> None:
         """The console is the state reports' consumer: keep the latest, so none pile up."""
-        delivery = self._bus.next_report(0.01)
+        commands = self.plane.commands
+        delivery = commands.next_report(0.01)
         while delivery is not None:
             try:
                 self.reports.append(StateReport.decode(delivery.body))
             except BadMessage as exc:  # shown nowhere, but never left to pile up in the queue
                 log.warning("state report dropped: %s", exc)
             delivery.ack()
-            delivery = self._bus.next_report(0.01)
-
-    def _rates(self, now: float) -> tuple[float, float]:
-        old = [c for c in self._counts if c[0] >= now - RATE_WINDOW_S]
-        if len(old) < 2 or old[-1][0] <= old[0][0]:
-            return 0.0, 0.0
-        span = old[-1][0] - old[0][0]
-        return max(0.0, (old[-1][1] - old[0][1]) / span), (old[-1][2] - old[0][2]) / span
-
-    def _latency(self, now: float) -> tuple[float | None, float | None]:
-        values = [r for t, r in self._recent if t >= now - LATENCY_WINDOW_S]
-        if not values:
-            return None, None
-        p50, p95 = np.percentile(values, [50, 95])
-        return float(p50), float(p95)
+            delivery = commands.next_report(0.01)
 
     def snapshot(self) -> ConsoleSnapshot:
-        now = time.time()
+        now = self.clock.now()
         ready, busy = self._poll(now)
         machines = self.registry.machines()
         config, status = self.config.read(), self.status.read()
-        arrival, completion = self._rates(now)
-        p50, p95 = self._latency(now)
+        arrival, completion = self._rates.rates(now)
+        p50, p95 = self._responses.percentiles(now)
         counts = collections.Counter(m.state.value for m in machines)
         return ConsoleSnapshot(
             now=now - self.started_at, backend="live",
@@ -177,7 +148,8 @@ class LiveBackend:
         )
 
     def set_policy(self, name: str, params: dict | None = None) -> None:
-        self.config.write(ScalerConfig(policy=name, params=params or {}, requested_at=time.time()))
+        self.config.write(ScalerConfig(policy=name, params=params or {},
+                                       requested_at=self.clock.now()))
 
     def adjust_workers(self, delta: int) -> str:
         with self._lock:
@@ -192,7 +164,8 @@ class LiveBackend:
 
     def start_replay(self, trace: Path, speed: float) -> None:
         self.stop_replay()
-        self._replay = _Replay(self.settings, trace, speed)
+        publisher = self.plane.publisher("console replay")
+        self._replay = _Replay(self.load_trace(trace), publisher, self.clock, speed)
 
     def pause_replay(self) -> None:
         replay = self._replay
@@ -214,8 +187,10 @@ class LiveBackend:
     def set_speed(self, speed: float) -> None:
         """Live time runs at one second per second; a replay's speed is set when it starts."""
 
-    def tree(self) -> ZkTreeSource:
-        return self._tree
+    def tree(self) -> TreeSource:
+        if self.plane.tree is None:
+            raise RuntimeError("this console was built without a ZooKeeper tree")
+        return self.plane.tree
 
     def component(self, name: str, action: str) -> str:
         child = self.children[name]
@@ -227,23 +202,21 @@ class LiveBackend:
 
     def close(self, destroy_machines: bool) -> None:
         self.stop_replay()
-        self.children["scaler"].stop()
+        if "scaler" in self.children:
+            self.children["scaler"].stop()
         if destroy_machines:
             self._destroy_all()
-        self.children["deployer"].stop()
-        self._tree.close()
+        if "deployer" in self.children:
+            self.children["deployer"].stop()
         with self._lock:
-            self._feed.close()
-            self._bus.close()
-            self._ready.close()
-        close(self._client)
+            self.plane.close()
 
-    def _destroy_all(self, timeout_s: float | None = None) -> None:
+    def _destroy_all(self) -> None:
         with self._lock:
             for machine in self.registry.machines():
                 if machine.state not in (S.DESTROYING, S.DESTROYED):
-                    self._bus.send(DeployerCommand(command="destroy", machine_id=machine.id,
-                                                   sent_at=time.time()))
-        deadline = time.time() + (timeout_s or self.settings.provider.drain_timeout_s + 30)
-        while self.registry.machines() and time.time() < deadline:
-            time.sleep(0.2)
+                    self.plane.commands.send(DeployerCommand(
+                        command="destroy", machine_id=machine.id, sent_at=self.clock.now()))
+        deadline = self.clock.now() + self.settings.provider.drain_timeout_s + 30
+        while self.registry.machines() and self.clock.now() < deadline:
+            self.clock.sleep(0.2)

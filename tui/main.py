@@ -8,21 +8,18 @@ neither answers.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 
-from imgproc.cli.options import parse_params, run_flags, run_options, settings_from_flags
+from imgproc.bootstrap import provider_names
 from imgproc.core.errors import ImgprocError
+from imgproc.options import parse_params, run_flags, run_options, settings_from_flags
 from imgproc.settings import Settings
 
 DEFAULT_TRACE = Path("workloads/burst.jsonl")
-PROBE_TIMEOUT_S = 0.5
-NO_SERVICE = "no service reachable: running on the simulator"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,7 +36,7 @@ NO_SERVICE = "no service reachable: running on the simulator"
               help="Leave out invalid trace lines (each is reported).")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Live: divide arrival gaps and simulated service times by this.")
-@click.option("--provider", type=click.Choice(["local", "vagrant"]),
+@click.option("--provider", type=click.Choice(provider_names()),
               help="Live: how machines are made, local processes or VMs [local].")
 @click.option("--trace", "console_trace",
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -76,67 +73,19 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, spee
     sys.exit(1 if outcome.summary["jobs_lost"] or outcome.summary["jobs_failed"] else 0)
 
 
-def service_addresses(settings: Settings) -> list[tuple[str, int]]:
-    """RabbitMQ's host and port, then each ZooKeeper server's."""
-    rabbit = urlsplit(settings.rabbit.url)
-    found = [(rabbit.hostname or "127.0.0.1", rabbit.port or 5672)]
-    for server in settings.zk.hosts.split(","):
-        host, _, port = server.strip().split("/")[0].rpartition(":")
-        found.append(((host or server.strip()).strip("[]"), int(port) if port.isdigit() else 2181))
-    return found
-
-
-def reachable(address: tuple[str, int], timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to ``address`` opens within ``timeout_s``."""
-    try:
-        with socket.create_connection(address, timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def run_console(settings: Settings, backend: str | None, trace: Path | None,
                 read_only: bool) -> None:
     """Open the console on the chosen backend (or the one that answers) until it quits."""
+    from imgproc.bootstrap.console import open_console
     from imgproc.tui.app import ConsoleApp
 
-    if backend == "sim":
-        console_backend = open_sim(settings, trace)
-    elif backend == "live":
-        try:
-            console_backend = open_live(settings, read_only)
-        except ImgprocError as exc:
-            raise click.ClickException(f"live services: {exc}") from exc
-    elif not any(reachable(a) for a in service_addresses(settings)):
-        console_backend = open_sim(settings, trace, NO_SERVICE)
-    else:
-        try:
-            console_backend = open_live(settings, read_only)
-        except ImgprocError as exc:
-            console_backend = open_sim(settings, trace, f"live services failed ({exc}): "
-                                                        "running on the simulator")
+    try:
+        console_backend = open_console(settings, backend, trace, read_only, DEFAULT_TRACE)
+    except ImgprocError as exc:
+        raise click.ClickException(f"live services: {exc}" if backend == "live"
+                                   else str(exc)) from exc
     workloads = (trace or DEFAULT_TRACE).parent
     ConsoleApp(console_backend, read_only=read_only, workloads=workloads).run()
-
-
-def open_sim(settings: Settings, trace: Path | None, notice: str | None = None):
-    """The simulator replaying ``trace`` (or the default trace, when there is one)."""
-    from imgproc.tui.sim_backend import SimBackend
-
-    chosen = trace or (DEFAULT_TRACE if DEFAULT_TRACE.is_file() else None)
-    if chosen is None:
-        notice = "; ".join(filter(None, [notice, f"no {DEFAULT_TRACE}: press r to replay a trace"]))
-    try:
-        return SimBackend(settings, chosen, notice=notice)
-    except ImgprocError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def open_live(settings: Settings, read_only: bool):
-    """The live backend; read-only, it starts no child process."""
-    from imgproc.tui.live_backend import LiveBackend
-
-    return LiveBackend(settings, start_components=not read_only)
 
 
 if __name__ == "__main__":

@@ -9,20 +9,23 @@ two calls overlap.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from imgproc.adapters.trace_files import read_trace
-from imgproc.core.messages import ScalerStatus
-from imgproc.bootstrap import build_simulation, policy_params
+from imgproc.bootstrap.sim import build_simulation, policy_params
 from imgproc.core.machines import MachineState
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 from imgproc.core.policies import build_policy
+from imgproc.core.ports import TreeMirror, TreeSource
 from imgproc.core.scaler import release_order
+from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 from imgproc.tui.model import ComponentStatus, ConsoleSnapshot, MachineRow, ReplayStatus
 from imgproc.tui.sim_run import SimRun
-from imgproc.tui.sim_tree import MemoryTree, RunMirror
 from imgproc.tui.text import duration
+
+#: A mirror of the run as ZooKeeper would hold it: (root, clock) -> mirror.
+MirrorFactory = Callable[[str, Callable[[], float]], TreeMirror]
 
 DEFAULT_SPEED = 20.0
 NO_CHILDREN = "the simulator has no child processes"
@@ -34,17 +37,19 @@ class SimBackend:
 
     kind = "sim"
 
-    def __init__(self, settings: Settings, trace: Path | None = None,
+    def __init__(self, settings: Settings, load_trace: Callable[[Path], Trace],
+                 new_mirror: MirrorFactory, trace: Path | None = None,
                  speed: float = DEFAULT_SPEED, notice: str | None = None) -> None:
         self.settings = settings
+        self.load_trace = load_trace
+        self.new_mirror = new_mirror
         self.speed = speed
         self.notice = notice
         self.policy = settings.policy
         self.params = policy_params(settings, self.policy, settings.sim.boot_delay_s)
         self.applied_at: float | None = None
         self.run: SimRun | None = None
-        self._tree: MemoryTree | None = None
-        self._mirror: RunMirror | None = None
+        self._mirror: TreeMirror | None = None
         if trace is not None:
             self.start_replay(trace, speed)
 
@@ -108,7 +113,7 @@ class SimBackend:
         return message
 
     def start_replay(self, trace: Path, speed: float) -> None:
-        parsed = read_trace(trace).trace
+        parsed = self.load_trace(trace)
         sim = build_simulation(self.settings, parsed, self.policy)
         if self.policy != self.settings.policy or self.applied_at is not None:
             sim.scaler.set_policy(build_policy(self.policy, self.params))
@@ -128,12 +133,11 @@ class SimBackend:
     def set_speed(self, speed: float) -> None:
         self.speed = speed
 
-    def tree(self) -> MemoryTree:
-        if self._tree is None:
-            self._tree = MemoryTree(self.settings.zk.root, clock=lambda: self.now)
-            self._mirror = RunMirror(self._tree)
+    def tree(self) -> TreeSource:
+        if self._mirror is None:
+            self._mirror = self.new_mirror(self.settings.zk.root, lambda: self.now)
             self._sync_tree(rewrite_config=True)
-        return self._tree
+        return self._mirror.tree
 
     def component(self, name: str, action: str) -> str:
         return NO_CHILDREN

@@ -11,16 +11,12 @@ import math
 from collections import deque
 from pathlib import Path
 
-import numpy as np
-
 from imgproc.core.machines import Machine, MachineState
+from imgproc.core.metrics.windows import RateWindow, ResponseWindow
 from imgproc.core.sim.simulator import Simulation
 from imgproc.tui.text import duration
 
-RATE_WINDOW_S = 10.0
-LATENCY_WINDOW_S = 60.0
 LOG_LINES = 200
-KEPT_RESPONSES = 200_000
 
 
 class RecentResponses:
@@ -31,13 +27,12 @@ class RecentResponses:
     pending set (at most one per busy machine) and moves those that finished.
     """
 
-    def __init__(self, sim: Simulation, window_s: float = LATENCY_WINDOW_S) -> None:
+    def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         self._arrivals = sim.trace.arrival_s.tolist()
-        self._window_s = window_s
         self._next = 0
         self._pending: list[int] = []
-        self._done: deque[tuple[float, float]] = deque(maxlen=KEPT_RESPONSES)
+        self.window = ResponseWindow()
 
     def collect(self) -> None:
         sim, end_s = self._sim, self._sim.end_s
@@ -50,19 +45,11 @@ class RecentResponses:
             if math.isnan(end):
                 still.append(job)
             else:
-                self._done.append((end, end - self._arrivals[job]))
+                self.window.add(end, end - self._arrivals[job])
         self._pending = still
 
     def percentiles(self, now: float) -> tuple[float | None, float | None]:
-        since = now - self._window_s
-        done = self._done
-        while done and done[0][0] < since - self._window_s:
-            done.popleft()
-        values = [r for end, r in done if end >= since]
-        if not values:
-            return None, None
-        p50, p95 = np.percentile(values, [50, 95])
-        return float(p50), float(p95)
+        return self.window.percentiles(now)
 
 
 class SimRun:
@@ -74,6 +61,10 @@ class SimRun:
         self.state = "running"
         self.now = 0.0
         self.responses = RecentResponses(sim)
+        self.counts = RateWindow(kept=100_000)
+        self._rows_counted = 0
+        self._arrived = 0.0
+        self._completed = 0.0
         self.scaler_lines: deque[str] = deque(maxlen=LOG_LINES)
         self.deployer_lines: deque[str] = deque(maxlen=LOG_LINES)
         self._rounds_seen = 0
@@ -95,20 +86,22 @@ class SimRun:
             # simulation's clock may stand at ``until``: machines asked for now start now.
             self.now = self.sim.now = until
         self.responses.collect()
+        self._count_rows()
         self._log_rounds()
         self.log_machines()
 
-    def rates(self) -> tuple[float, float]:
-        """Arrivals and completions per virtual second over the last ``RATE_WINDOW_S``."""
+    def _count_rows(self) -> None:
+        """The series' new rows (one per virtual second) as cumulative counts."""
         rows = self.sim.series.rows
-        times = rows["t"]
-        k = 0
-        while k < len(times) and times[-1 - k] > self.now - RATE_WINDOW_S:
-            k += 1
-        if k == 0:
-            return 0.0, 0.0
-        span = k * self.sim.series.step_s
-        return sum(rows["arrivals"][-k:]) / span, sum(rows["completions"][-k:]) / span
+        for i in range(self._rows_counted, len(rows["t"])):
+            self._arrived += rows["arrivals"][i]
+            self._completed += rows["completions"][i]
+            self.counts.add(rows["t"][i], self._arrived, self._completed)
+        self._rows_counted = len(rows["t"])
+
+    def rates(self) -> tuple[float, float]:
+        """Arrivals and completions per virtual second over the last seconds."""
+        return self.counts.rates(self.now)
 
     def machines(self) -> list[Machine]:
         return self.sim.machines()

@@ -12,19 +12,18 @@ from typing import TYPE_CHECKING
 
 from imgproc.adapters.rabbit.errors import BrokerRejected
 from imgproc.core.messages import (
-    BadMessage,
     DeployerCommand,
     JobMessage,
     ResultMessage,
     StateReport,
 )
+from imgproc.core.results import take_results
 
 if TYPE_CHECKING:
     from imgproc.adapters.memory.broker import MemoryBroker, MemoryConsumer, MemoryDelivery
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 1000
 
 
 class _Closable:
@@ -97,18 +96,7 @@ class MemoryResultFeed:
         self._consumer = broker.consumer(queue_name, broker.settings.feed_prefetch)
 
     def poll_results(self, timeout_s: float) -> list[ResultMessage]:
-        results: list[ResultMessage] = []
-        delivery = self._consumer.next(timeout_s)
-        while delivery is not None:
-            try:
-                results.append(ResultMessage.decode(delivery.body))
-            except BadMessage as exc:
-                log.warning("dropping a result from %s: %s", self.queue_name, exc)
-            delivery.ack()
-            if len(results) >= MAX_BATCH:
-                break
-            delivery = self._consumer.next(0)
-        return results
+        return take_results(self._consumer.next, timeout_s, self.queue_name)
 
     def delete(self) -> None:
         """Remove this feed's queue, then close."""

@@ -22,7 +22,6 @@ from imgproc.adapters.zk.client import (
     RegistryUnavailable,
     WorkerAlreadyAnnounced,
 )
-from imgproc.core.messages import ScalerStatus
 from imgproc.adapters.zk.config import decode_config, decode_status
 from imgproc.adapters.zk.layout import (
     DEFAULT_ROOT,
@@ -33,7 +32,7 @@ from imgproc.adapters.zk.layout import (
 )
 from imgproc.core.errors import UnknownMachine
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,8 @@ class ProviderEntry:
     boot_timeout_s: float = 300.0  # how long a machine of this kind may take to start
 
     def load(self) -> ProviderClass:
-        return importlib.import_module(self.module).PROVIDER  # type: ignore[no-any-return]
+        provider: ProviderClass = importlib.import_module(self.module).PROVIDER
+        return provider
 
 
 _PROVIDERS: Mapping[str, ProviderEntry] = {

@@ -18,11 +18,11 @@ from pika.adapters.blocking_connection import BlockingChannel
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer
 from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.core.messages import BadMessage, ResultMessage
+from imgproc.core.messages import ResultMessage
+from imgproc.core.results import take_results
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 1000
 
 
 class RabbitResultSink:
@@ -61,18 +61,7 @@ class RabbitResultFeed:
         return self._queue
 
     def poll_results(self, timeout_s: float) -> list[ResultMessage]:
-        results: list[ResultMessage] = []
-        delivery = self._consumer.next(timeout_s)
-        while delivery is not None:
-            try:
-                results.append(ResultMessage.decode(delivery.body))
-            except BadMessage as exc:
-                log.warning("dropping a result from %s: %s", self._queue, exc)
-            delivery.ack()
-            if len(results) >= MAX_BATCH:
-                break
-            delivery = self._consumer.next(0)
-        return results
+        return take_results(self._consumer.next, timeout_s, self._queue)
 
     def delete(self) -> None:
         """Remove this feed's queue from the broker, then close."""

@@ -12,18 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Literal
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 from kazoo.protocol.states import ZnodeStat
 from kazoo.retry import ForceRetryError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from imgproc.adapters.zk.client import CorruptRecord, zk_errors
 from imgproc.adapters.zk.layout import DEFAULT_ROOT, Layout
-from imgproc.core.validation import first_problem
 from imgproc.core.messages import BadMessage, ScalerConfig, ScalerStatus
+from imgproc.core.validation import first_problem
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from imgproc.core.validation import first_problem
 from imgproc.adapters.zk.client import CorruptRecord
 from imgproc.core.errors import ImgprocError
 from imgproc.core.machines import Machine, MachineState
+from imgproc.core.validation import first_problem
 
 DEFAULT_ROOT = "/imgproc"
 MACHINE_SCHEMA: Literal[1] = 1

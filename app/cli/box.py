@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from imgproc.cli.live import config_option
-from imgproc.cli.options import settings_from_flags
 from imgproc.core.errors import ImgprocError
+from imgproc.options import settings_from_flags
 
 
 @click.group()

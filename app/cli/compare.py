@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from imgproc.adapters.trace_files import read_trace
-from imgproc.cli.options import run_flags, run_options, settings_from_flags
 from imgproc.core.errors import ImgprocError
 from imgproc.core.policies import get_spec, policy_names
+from imgproc.options import run_flags, run_options, settings_from_flags
 
 COLUMNS = (
     ("policy", "policy"), ("p50 s", "response_p50_s"), ("p95 s", "response_p95_s"),

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from imgproc.cli.options import parse_params, settings_from_flags
+from imgproc.adapters.providers import provider_names
 from imgproc.core.errors import ImgprocError
+from imgproc.options import parse_params, settings_from_flags
 
 config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
                              help="TOML settings file (also IMGPROC_CONFIG).")
@@ -42,28 +43,27 @@ def _run(component, settings, **kwargs) -> None:
 @log_option
 def worker(machine_id, config, log_level) -> None:
     """Serve jobs from the queue until SIGTERM (finishing the current job)."""
-    from imgproc.live.worker import run_worker
+    from imgproc.bootstrap.live import run_worker
 
     _setup_logging(log_level)
     _run(run_worker, settings_from_flags(config), machine_id=machine_id)
 
 
 @click.command()
-@click.option("--provider", type=click.Choice(["local", "vagrant"]),
-              help="How machines are made, local processes or VMs [local].")
+@click.option("--provider", type=click.Choice(provider_names()),
+              help="How machines are made: local processes, vagrant VMs (docs/providers.md) "
+                   "[local].")
 @click.option("--boot-delay", "boot_delay_s", type=float,
               help="Local workers wait this long first [0].")
 @config_option
 @log_option
 def deployer(provider, boot_delay_s, config, log_level) -> None:
     """Start and stop machines on command, keeping the registry true."""
-    from imgproc.live.deployer import run_deployer
+    from imgproc.bootstrap.live import run_deployer
 
     _setup_logging(log_level)
     settings = settings_from_flags(config,
                                    provider={"kind": provider, "boot_delay_s": boot_delay_s})
-    logging.getLogger(__name__).info("deployer: broker %s, zookeeper %s", settings.rabbit.safe_url,
-                                     settings.zk.hosts)
     _run(run_deployer, settings)
 
 
@@ -77,7 +77,7 @@ def deployer(provider, boot_delay_s, config, log_level) -> None:
 @log_option
 def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
     """Decide the fleet's size every interval; only the elected scaler acts."""
-    from imgproc.live.scaler import run_scaler
+    from imgproc.bootstrap.live import run_scaler
 
     _setup_logging(log_level)
     settings = settings_from_flags(config, policy=policy,
@@ -95,18 +95,12 @@ def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
 @log_option
 def submit(trace_path, speed, prefix, config, log_level) -> None:
     """Replay a trace's timing onto the jobs queue, stamping each job's submit time."""
-    from imgproc.adapters.rabbit import RabbitJobPublisher
-    from imgproc.adapters.system_clock import SystemClock
-    from imgproc.adapters.trace_files import read_trace
-    from imgproc.core.submit import submit_trace
+    from imgproc.bootstrap.live import submit_file
 
     _setup_logging(log_level)
     settings = settings_from_flags(config)
     try:
-        trace = read_trace(trace_path).trace
-        publisher = RabbitJobPublisher(settings.rabbit, role="submit")
-        count = submit_trace(trace, publisher, SystemClock(), speed, prefix)
-        publisher.close()
+        trace, count = submit_file(settings, trace_path, speed, prefix)
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"submitted {count} jobs of {trace.name} to {settings.rabbit.safe_url}")

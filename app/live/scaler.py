@@ -12,20 +12,12 @@ import logging
 import threading
 import uuid
 
-from imgproc.adapters.rabbit import RabbitCommandBus, RabbitReadyCount, RabbitResultFeed
-from imgproc.adapters.system_clock import SystemClock
-from imgproc.adapters.zk.client import connect
-from imgproc.core.messages import ScalerStatus
-from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
-from imgproc.adapters.zk.election import ScalerElection
-from imgproc.adapters.zk.registry import ZkMachineRegistry
-from imgproc.bootstrap import policy_params
+from imgproc.bootstrap.sim import policy_params
+from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
-from imgproc.core.fleet import CommandedFleet
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 from imgproc.core.policies import build_policy
-from imgproc.core.ports import ConfigStore
-from imgproc.core.results import LiveQueueProbe
+from imgproc.core.ports import ConfigStore, Election, StatusStore
 from imgproc.core.scaler import Scaler
 from imgproc.settings import Settings
 
@@ -69,18 +61,58 @@ def initial_config(store: ConfigStore, settings: Settings, now: float) -> Scaler
 
 
 class LiveScaler:
-    """The leader's work: wire the ports, then run rounds until told to stop."""
+    """The leader's work: apply the configuration, then decide every interval.
 
-    def __init__(self, settings: Settings, client, identifier: str, stop: threading.Event) -> None:
+    ``imgproc.bootstrap.build_scaler`` wires it (ports and clock) and runs it under the
+    election; on in-memory adapters its rounds are stepped by the clock.
+    """
+
+    def __init__(self, settings: Settings, identifier: str, scaler: Scaler, config: ConfigStore,
+                 status: StatusStore, clock: Clock) -> None:
         self.settings = settings
-        self.client = client
         self.identifier = identifier
-        self.stop = stop
-        self.config = ZkConfigStore(client, settings.zk.root)
-        self.status = ZkScalerStatus(client, settings.zk.root)
+        self.scaler = scaler
+        self.config = config
+        self.status = status
+        self.clock = clock
+        self.pending = PendingConfig()
         self._applied: tuple[str, dict] | None = None
+        self._next_round: float | None = None
 
-    def _apply(self, scaler: Scaler, config: ScalerConfig, clock: SystemClock) -> None:
+    def begin(self) -> None:
+        """Apply the stored (or configured) policy and watch for changes."""
+        self._apply(initial_config(self.config, self.settings, self.clock.now()))
+        self.config.watch(self.pending.put)
+        log.info("scaler %s leads", self.identifier)
+
+    def round(self) -> None:
+        """Apply a pending config change, then decide once."""
+        change = self.pending.take()
+        if change is not None:
+            self._apply(change)
+        report = self.scaler.run_once()
+        if report.decision is not None:
+            log.info("round: %s -> %s (+%d -%d)", report.decision.reason,
+                     report.decision.desired, len(report.started), len(report.released))
+
+    def step(self) -> None:
+        """A round when one is due (for a loop that calls often, on its clock)."""
+        now = self.clock.now()
+        if self._next_round is None:
+            self.begin()
+            self._next_round = now
+        if now >= self._next_round:
+            self.round()
+            self._next_round = now + self.settings.scaler.interval_s
+
+    def lead(self, election: Election, stop: threading.Event) -> None:
+        """Decide every interval while this scaler leads and nobody asked it to stop."""
+        self.begin()
+        while not (stop.is_set() or election.should_stop()):
+            self.round()
+            election.wait_stop(self.settings.scaler.interval_s)
+
+    def _apply(self, config: ScalerConfig) -> None:
         if self._applied == (config.policy, dict(config.params)):
             return
         try:
@@ -88,54 +120,11 @@ class LiveScaler:
             defaults = policy_params(self.settings.model_copy(update={"policy": config.policy,
                                      "policy_params": params}), config.policy,
                                      self.settings.provider.boot_delay_s)
-            scaler.set_policy(build_policy(config.policy, defaults))
+            self.scaler.set_policy(build_policy(config.policy, defaults))
         except ImgprocError as exc:
             log.error("config not applied: %s", exc)
             return
         self._applied = (config.policy, dict(config.params))
         self.status.write(ScalerStatus(identifier=self.identifier, policy=config.policy,
-                                       applied_at=clock.now()))
+                                       applied_at=self.clock.now()))
         log.info("applied policy %s %s", config.policy, config.params)
-
-    def lead(self, election: ScalerElection) -> None:
-        s = self.settings
-        clock = SystemClock(self.stop)
-        config = initial_config(self.config, s, clock.now())
-        pending = PendingConfig()
-        registry = ZkMachineRegistry(self.client, s.zk.root)
-        bus = RabbitCommandBus(s.rabbit, role=f"scaler {self.identifier}")
-        probe = LiveQueueProbe(RabbitReadyCount(s.rabbit), registry, RabbitResultFeed(s.rabbit))
-        fleet = CommandedFleet(registry, bus, clock, new_machine_id)
-        scaler = Scaler(build_policy("constantsize"), probe, registry, fleet, clock, s.scaler)
-        self._apply(scaler, config, clock)
-        self.config.watch(pending.put)
-        log.info("scaler %s leads", self.identifier)
-        while not (self.stop.is_set() or election.should_stop()):
-            change = pending.take()
-            if change is not None:
-                self._apply(scaler, change, clock)
-            report = scaler.run_once()
-            if report.decision is not None:
-                log.info("round: %s -> %s (+%d -%d)", report.decision.reason,
-                         report.decision.desired, len(report.started), len(report.released))
-            election.wait_stop(s.scaler.interval_s)
-        bus.close()
-
-
-def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None = None) -> int:
-    identifier = identifier or f"scaler-{uuid.uuid4().hex[:6]}"
-    client = connect(settings.zk)
-    election = ScalerElection(client, settings.zk.root, identifier)
-
-    def cancel_when_stopped() -> None:
-        stop.wait()
-        election.cancel()
-
-    threading.Thread(target=cancel_when_stopped, daemon=True).start()
-    try:
-        log.info("scaler %s waiting to lead (%s)", identifier, settings.zk.hosts)
-        election.run(lambda: LiveScaler(settings, client, identifier, stop).lead(election))
-    finally:
-        client.stop()
-        client.close()
-    return 0

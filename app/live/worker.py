@@ -3,6 +3,7 @@
 It announces itself in ZooKeeper (an ephemeral node, gone when it dies),
 moves its machine record to ``running``, records the job it holds, and serves
 jobs until SIGTERM, after which it finishes the current job and exits.
+``imgproc.bootstrap.build_worker`` wires it.
 """
 
 from __future__ import annotations
@@ -11,28 +12,32 @@ import logging
 import os
 import socket
 import threading
-import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from imgproc.adapters.images import ImageProcessor
-from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
-from imgproc.adapters.system_clock import ScaledSleep, SystemClock
-from imgproc.adapters.zk.client import connect
-from imgproc.adapters.zk.liveness import ZkLiveness
-from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.core.addresses import parse_zk_hosts
+from imgproc.core.clock import Clock
 from imgproc.core.errors import UnknownMachine
+from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import JobMessage
-from imgproc.core.worker import SimulatedWork, Worker
-from imgproc.settings import Settings
+from imgproc.core.ports import Liveness, MachineRegistry
+from imgproc.core.worker import Worker
 
 log = logging.getLogger(__name__)
 S = MachineState
 
 
+class Processor(Protocol):
+    """Does a job's image operations (Pillow live)."""
+
+    def process(self, ops: Sequence[ImageOp], input: str, output: str) -> object: ...
+
+
 class ImageWork:
     """Runs a job's image operations with the configured roots and limits."""
 
-    def __init__(self, processor: ImageProcessor) -> None:
+    def __init__(self, processor: Processor) -> None:
         self.processor = processor
 
     def execute(self, job: JobMessage) -> None:
@@ -48,27 +53,33 @@ class RegistryProgress:
     stays busy, and when it turns idle (a poll that brought no job).
     """
 
-    def __init__(self, registry: ZkMachineRegistry, machine_id: str, refresh_s: float = 1.0,
-                 monotonic=time.monotonic) -> None:
+    def __init__(self, registry: MachineRegistry, machine_id: str, clock: Clock,
+                 refresh_s: float = 1.0) -> None:
         self.registry = registry
         self.machine_id = machine_id
         self.refresh_s = refresh_s
-        self.monotonic = monotonic
-        self.done = registry.get(machine_id).jobs_done
+        self.clock = clock
+        self.done: int | None = None  # read from the record at the first write
         self._busy = False
         self._written_at = -float("inf")
 
+    def _jobs_done(self) -> int:
+        if self.done is None:
+            self.done = self.registry.get(self.machine_id).jobs_done
+        return self.done
+
     def _write(self, current_job: str | None) -> None:
-        self.registry.update(self.machine_id, current_job=current_job, jobs_done=self.done)
-        self._written_at = self.monotonic()
+        self.registry.update(self.machine_id, current_job=current_job,
+                             jobs_done=self._jobs_done())
+        self._written_at = self.clock.now()
 
     def job_started(self, job_id: str) -> None:
-        if not self._busy or self.monotonic() - self._written_at >= self.refresh_s:
+        if not self._busy or self.clock.now() - self._written_at >= self.refresh_s:
             self._write(job_id)
         self._busy = True
 
     def job_finished(self, job_id: str, ok: bool) -> None:
-        self.done += 1
+        self.done = self._jobs_done() + 1
 
     def idle(self) -> None:
         if self._busy:
@@ -80,17 +91,16 @@ def outward_address(zk_hosts: str) -> str:
     """The address this host uses to reach the first ZooKeeper server: a VM's address on
     the VMs' network, loopback for a local worker. Nothing is sent (a UDP socket's
     connect only picks the route); the host name when there is no IPv4 route."""
-    server = zk_hosts.split(",")[0].strip().split("/")[0]
-    host, _, port = server.rpartition(":")
+    host, port = parse_zk_hosts(zk_hosts).servers[0]
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect((host or server or "127.0.0.1", int(port) if port.isdigit() else 2181))
+            probe.connect((host, port))
             return probe.getsockname()[0]
     except OSError:
         return socket.gethostname()
 
 
-def come_up(registry: ZkMachineRegistry, machine_id: str, now: float, address: str) -> None:
+def come_up(registry: MachineRegistry, machine_id: str, now: float, address: str) -> None:
     """Move this machine's record to running (creating it for a worker started by hand)."""
     try:
         machine = registry.get(machine_id)
@@ -105,28 +115,30 @@ def come_up(registry: ZkMachineRegistry, machine_id: str, now: float, address: s
     registry.update(machine_id, address=address, details=details)
 
 
-def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
-    clock = SystemClock(stop)
-    boot_delay = settings.provider.boot_delay_s
-    if boot_delay and stop.wait(boot_delay):
+class LiveWorker:
+    """One machine's worker, wired: comes up in the registry, serves until told to stop."""
+
+    def __init__(self, machine_id: str, worker: Worker, registry: MachineRegistry,
+                 liveness: Liveness, address: str, clock: Clock,
+                 close: Callable[[], None] = lambda: None) -> None:
+        self.machine_id = machine_id
+        self.worker = worker
+        self.registry = registry
+        self.liveness = liveness
+        self.address = address
+        self.clock = clock
+        self._close = close
+
+    def come_up(self) -> None:
+        self.liveness.announce(self.machine_id)
+        come_up(self.registry, self.machine_id, self.clock.now(), self.address)
+
+    def run(self, stop: threading.Event) -> int:
+        try:
+            self.come_up()
+            log.info("worker %s serving", self.machine_id)
+            self.worker.run(stop)
+            log.info("worker %s stopped: %s", self.machine_id, self.worker.counters)
+        finally:
+            self._close()
         return 0
-    client = connect(settings.zk)
-    try:
-        registry = ZkMachineRegistry(client, settings.zk.root)
-        ZkLiveness(client, settings.zk.root).announce(machine_id)
-        come_up(registry, machine_id, clock.now(), outward_address(settings.zk.hosts))
-        source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
-        sink = RabbitResultSink(settings.rabbit)
-        processor = ImageProcessor(settings.worker.input_root, settings.worker.output_root,
-                                   settings.worker.max_pixels)
-        worker = Worker(machine_id, source, sink, ImageWork(processor),
-                        SimulatedWork(ScaledSleep()), clock, RegistryProgress(registry, machine_id))
-        log.info("worker %s serving %s", machine_id, settings.rabbit.safe_url)
-        worker.run(stop)
-        source.close()
-        sink.close()
-        log.info("worker %s stopped: %s", machine_id, worker.counters)
-    finally:
-        client.stop()
-        client.close()
-    return 0

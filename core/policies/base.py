@@ -14,9 +14,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from imgproc.core.validation import describe_errors
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.observation import Decision, Observation
+from imgproc.core.validation import describe_errors
 
 
 class PolicyParams(BaseModel):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imgproc.core.clock import ManualClock
 from imgproc.core.errors import ConfigurationError
-from imgproc.core.machines import Machine, MachineState
+from imgproc.core.machines import STARTING, Machine, MachineState
 from imgproc.core.metrics.record import JobOutcomes, RunRecord
 from imgproc.core.observation import QueueStats
 from imgproc.core.policies.base import Policy
@@ -123,7 +123,7 @@ class Simulation:
 
     def release_machine(self, machine_id: str) -> None:
         machine = self.fleet[machine_id]
-        if machine.state in (S.PREPARING, S.BOOTING):
+        if machine.state in STARTING:
             self._tear_down(machine)
         elif machine.state is S.RUNNING:
             if machine.job == IDLE:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import polling
 import psutil
 import pytest
 from kazoo.client import KazooClient
@@ -243,17 +244,13 @@ class LiveRig:
                  timeout_s: float = 30.0, poll_s: float = 0.1) -> T:
         """Poll ``probe`` until it returns something truthy; fail with a dump after ``timeout_s``
         (``what`` says what was awaited; a callable is asked only then)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            value = probe()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                self.dumped = True
-                what = what() if callable(what) else what
-                pytest.fail(f"timed out after {timeout_s:g}s waiting for {what} "
-                            f"(last: {value!r})\n{self.dump()}", pytrace=False)
-            time.sleep(poll_s)
+        __tracebackhide__ = True
+        return polling.wait_for(probe, what, timeout_s, poll_s, details=self._dump_once)
+
+    def _dump_once(self) -> str:
+        """:meth:`dump`, for a failure message: the test's report then adds no second one."""
+        self.dumped = True
+        return self.dump()
 
     def check(self, condition: bool, message: str) -> None:
         if not condition:

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 
 import pytest
 from it_support import LiveRig, write_trace
+from polling import collect_until
 
 from imgproc.adapters.trace_files import read_trace
+from imgproc.bootstrap.live import build_live_replay, child_processes
 from imgproc.core.machines import MachineState
 from imgproc.core.metrics.summary import summarize
 from imgproc.core.results import ResultTally
 from imgproc.core.scaler import ScalerLimits
 from imgproc.live.record import scaled_service
-from imgproc.live.replay import LiveReplay
 from imgproc.settings import ProviderSettings, Settings
 
 pytestmark = pytest.mark.services
@@ -28,24 +28,22 @@ SPEED = 4.0
 SIZE = 4
 
 
-class RiggedReplay(LiveReplay):
-    """The live replay, its deployer and scaler shown in (and stopped by) the rig."""
+class ReplayThread:
+    """The live replay on a thread, its deployer and scaler shown in (and stopped by) the rig."""
 
-    def __init__(self, rig: LiveRig, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.rig = rig
+    def __init__(self, rig: LiveRig, settings: Settings, trace, speed: float,
+                 grace_s: float) -> None:
+        children = child_processes(settings)
+        rig.processes.extend(children)
+        self.replay = build_live_replay(settings, trace, speed, components=children,
+                                        grace_s=grace_s)
         self.record = None
         self.error: BaseException | None = None
 
-    def _children(self):
-        children = super()._children()
-        self.rig.processes.extend(children)
-        return children
-
-    def run_in_thread(self) -> threading.Thread:
+    def start(self) -> threading.Thread:
         def run() -> None:
             try:
-                self.record = self.run()
+                self.record = self.replay.run()
             except BaseException as exc:  # noqa: BLE001 - reported by the test
                 self.error = exc
 
@@ -66,9 +64,10 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
     )
     witness = rig.feed()  # every result published, counted apart from the replay
     spared = set(rig.connections())  # the witness's own connection
-    replay = RiggedReplay(rig, settings, trace, SPEED, grace_s=60)
+    running = ReplayThread(rig, settings, trace, SPEED, grace_s=60)
+    replay = running.replay
     expected = {replay.prefix + job_id for job_id in trace.ids}
-    runner = replay.run_in_thread()
+    runner = running.start()
 
     # First, while jobs are being submitted: the replay's publisher (and its command bus).
     rig.wait_for(lambda: replay.submitted >= 2 and any(
@@ -109,8 +108,8 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
 
     runner.join(timeout=120)
     rig.check(not runner.is_alive(), "the replay did not finish within 120 s")
-    rig.check(replay.error is None, f"the replay failed: {replay.error!r}")
-    record = replay.record
+    rig.check(running.error is None, f"the replay failed: {running.error!r}")
+    record = running.record
 
     # Every job completed, each counted once by its id.
     assert set(replay.tally.results) == expected
@@ -126,12 +125,9 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
     # worker lost its connection were done twice, which the tally recognises.
     seen = collections.Counter()
     witness_tally = ResultTally()
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < 1.0:
-        for result in witness.poll_results(0.2):
-            seen[result.job_id] += 1
-            witness_tally.add(result)
-            quiet_since = time.monotonic()
+    for result in collect_until(lambda: witness.poll_results(0.2), quiet_s=1.0):
+        seen[result.job_id] += 1
+        witness_tally.add(result)
     assert set(seen) == expected
     assert witness_tally.completed == JOBS
     assert witness_tally.duplicates == sum(seen.values()) - JOBS

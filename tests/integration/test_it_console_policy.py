@@ -3,25 +3,17 @@ which applies it within an interval, and the console shows when it did."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from polling import wait_for_async
 
 from imgproc.adapters.zk.config import ZkScalerStatus
+from imgproc.bootstrap.live import build_live_console
 from imgproc.core.policies import policy_names
 from imgproc.settings import Settings
 from imgproc.tui.app import ConsoleApp
 from imgproc.tui.live_backend import LiveBackend
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
-
-
-async def wait_for(pilot, predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def status_text(app: ConsoleApp) -> str:
@@ -34,7 +26,7 @@ async def test_a_number_key_switches_the_live_scalers_policy(rig, tmp_path):
     settings = Settings(rabbit=rig.rabbit, zk=rig.zk, policy="constantsize",
                         policy_params={"size": 1}, scaler={"interval_s": 0.5},
                         provider={"state_dir": rig.state_dir})
-    backend = LiveBackend(settings)
+    backend = build_live_console(settings)
     try:
         await _switch_policy_by_key(rig, backend, tmp_path)
     finally:
@@ -47,15 +39,17 @@ async def _switch_policy_by_key(rig, backend: LiveBackend, tmp_path) -> None:
     status = ZkScalerStatus(rig.client, rig.zk.root)
     wanted = policy_names()[1]
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot,
-                       lambda: (s := status.read()) is not None and s.policy == "constantsize",
-                       30, "the scaler subprocess to lead with constantsize")
+        await wait_for_async(
+            lambda: (s := status.read()) is not None and s.policy == "constantsize",
+            "the scaler subprocess to lead with constantsize", 30, 0.1, sleep=pilot.pause)
         before = status.read().applied_at
         await pilot.press("2")
-        await wait_for(pilot, lambda: status.read().policy == wanted, 15,
-                       f"the scaler subprocess to apply {wanted}")
+        await wait_for_async(lambda: status.read().policy == wanted,
+                             f"the scaler subprocess to apply {wanted}", 15, 0.1,
+                             sleep=pilot.pause)
         assert status.read().applied_at > before
-        await wait_for(pilot, lambda: f"policy {wanted} " in status_text(app)
-                       and "applied at start" not in status_text(app), 15,
-                       "the console to show the applied policy")
+        await wait_for_async(lambda: f"policy {wanted} " in status_text(app)
+                             and "applied at start" not in status_text(app),
+                             "the console to show the applied policy", 15, 0.1,
+                             sleep=pilot.pause)
         app.exit()

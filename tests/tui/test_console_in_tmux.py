@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import polling
 import pytest
 from tui_helpers import BURST, REPO
 
@@ -51,11 +52,9 @@ class Terminal:
 
     def wait_for(self, predicate, timeout_s: float = 15.0, what: str = "") -> None:
         """Poll the screen until ``predicate(screen)`` holds."""
-        deadline = time.monotonic() + timeout_s
-        while not predicate(self.screen()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; screen:\n{self.screen()}")
-            time.sleep(0.1)
+        __tracebackhide__ = True
+        polling.wait_for(lambda: predicate(self.screen()), what, timeout_s, 0.1,
+                         details=lambda: f"screen:\n{self.screen()}")
 
     def close(self) -> None:
         self._tmux("kill-server")
@@ -82,7 +81,4 @@ def test_the_console_runs_in_a_terminal_switches_policy_shows_help_and_quits(ter
     terminal.press("q")
     terminal.wait_for(lambda s: "machine(s) are running" in s, what="the quit question")
     terminal.press("l")
-    deadline = time.monotonic() + 10
-    while terminal.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not terminal.alive(), "the console did not exit"
+    polling.wait_for(lambda: not terminal.alive(), "the console to exit", 10, 0.1)

@@ -7,13 +7,14 @@ import time
 import pytest
 from tui_helpers import BURST, WORKLOADS
 
+from imgproc.bootstrap.console import build_sim_console
 from imgproc.core.errors import ConfigurationError
 from imgproc.settings import Settings
-from imgproc.tui.sim_backend import NO_CHILDREN, SimBackend
+from imgproc.tui.sim_backend import NO_CHILDREN
 
 
 def test_a_tick_advances_virtual_time_by_wall_time_times_speed(settings):
-    backend = SimBackend(settings, BURST, speed=20)
+    backend = build_sim_console(settings, BURST, speed=20)
     backend.tick(1.5)
     assert backend.snapshot().now == 30.0
     backend.set_speed(100)
@@ -22,7 +23,7 @@ def test_a_tick_advances_virtual_time_by_wall_time_times_speed(settings):
 
 
 def test_the_snapshot_shows_rates_response_times_machines_and_the_replay(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     for _ in range(15):
         backend.tick(1.0)
     snap = backend.snapshot()
@@ -36,7 +37,7 @@ def test_the_snapshot_shows_rates_response_times_machines_and_the_replay(setting
 
 
 def test_switching_policy_applies_to_the_running_simulation_at_the_virtual_time(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     backend.tick(2.0)
     backend.set_policy("constantsize", {"size": 3})
     assert backend.run.sim.scaler.policy.name == "constantsize"
@@ -48,7 +49,7 @@ def test_switching_policy_applies_to_the_running_simulation_at_the_virtual_time(
 
 
 def test_one_more_and_one_fewer_worker_act_now(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     backend.tick(3.0)
     before = backend.running_machines()
     message = backend.adjust_workers(+1)
@@ -58,7 +59,7 @@ def test_one_more_and_one_fewer_worker_act_now(settings):
 
 
 def test_pause_stop_and_a_new_replay(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     backend.tick(1.0)
     backend.pause_replay()
     backend.tick(1.0)
@@ -78,7 +79,7 @@ def test_pause_stop_and_a_new_replay(settings):
 
 
 def test_the_tree_mirrors_the_run_and_its_watches_fire_on_ticks(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     backend.tick(2.0)
     tree = backend.tree()
     fired: list[str] = []
@@ -92,14 +93,14 @@ def test_the_tree_mirrors_the_run_and_its_watches_fire_on_ticks(settings):
 
 
 def test_there_are_no_child_processes_on_the_simulator(settings):
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     assert backend.component("scaler", "restart") == NO_CHILDREN
     backend.close(destroy_machines=True)
     assert backend.snapshot().replay.state == "stopped"
 
 
 def test_without_a_trace_the_backend_waits_for_a_replay(settings):
-    backend = SimBackend(settings, notice="hello")
+    backend = build_sim_console(settings, None, notice="hello")
     backend.tick(1.0)
     snap = backend.snapshot()
     assert snap.replay is None and snap.machines == () and snap.notice == "hello"
@@ -111,7 +112,7 @@ def test_a_snapshot_with_200_machines_takes_under_5_ms():
                         policy_params={"size": 200, "max_starting": 200},
                         scaler={"min_workers": 200, "max_workers": 200, "max_starting": 200},
                         sim={"boot_delay_s": 0})
-    backend = SimBackend(settings, BURST)
+    backend = build_sim_console(settings, BURST)
     backend.tick(2.0)
     assert len(backend.snapshot().machines) == 200
     times = []

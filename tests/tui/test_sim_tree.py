@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from imgproc.adapters.memory.tree import MemoryTree, RunMirror
 from imgproc.adapters.zk.client import RegistryError
-from imgproc.core.messages import ScalerStatus
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import ScalerConfig
-from imgproc.tui.sim_tree import MemoryTree, RunMirror
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 
 S = MachineState
 CONFIG = ScalerConfig(policy="slo", params={"slo_s": 2.0})

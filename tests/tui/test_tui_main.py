@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from tui_helpers import REPO
 
-import imgproc.tui.live_backend as live_backend
+import imgproc.bootstrap.console as console
+import imgproc.bootstrap.live as live
 import imgproc.tui.main as tui_main
 from imgproc.adapters.zk.client import RegistryUnavailable
 from imgproc.settings import Settings
@@ -27,15 +28,14 @@ def opened(monkeypatch):
     return apps
 
 
-class FailingLive:
-    def __init__(self, settings, start_components=True) -> None:
-        raise RegistryUnavailable("connect to ZooKeeper", "refused")
+def failing_live(settings, start_components=True):
+    raise RegistryUnavailable("connect to ZooKeeper", "refused")
 
 
 def test_the_service_addresses_come_from_the_broker_url_and_the_zookeeper_hosts():
     settings = Settings(_env_file=None, rabbit={"url": "amqp://u:p@rabbit:5673/%2F"},
                         zk={"hosts": "zk1:2181,zk2,[::1]:2182/chroot"})
-    assert tui_main.service_addresses(settings) == [("rabbit", 5673), ("zk1", 2181), ("zk2", 2181),
+    assert console.service_addresses(settings) == [("rabbit", 5673), ("zk1", 2181), ("zk2", 2181),
                                                     ("::1", 2182)]
 
 
@@ -43,18 +43,18 @@ def test_a_closed_port_is_not_reachable():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert not tui_main.reachable(("127.0.0.1", port), timeout_s=0.2)
+    assert not console.reachable(("127.0.0.1", port), timeout_s=0.2)
 
 
 def test_with_no_service_reachable_the_console_runs_the_default_trace_on_the_simulator(
         opened, monkeypatch):
-    monkeypatch.setattr(tui_main, "reachable", lambda address, timeout_s=0.5: False)
+    monkeypatch.setattr(console, "reachable", lambda address, timeout_s=0.5: False)
     result = CliRunner().invoke(tui_main.main, [])
     assert result.exit_code == 0, result.output
     (app,) = opened
     snap = app.backend.snapshot()
     assert app.backend.kind == "sim" and snap.replay.trace == "burst"
-    assert snap.notice == tui_main.NO_SERVICE and not app.read_only
+    assert snap.notice == console.NO_SERVICE and not app.read_only
 
 
 def test_backend_sim_with_a_trace_and_read_only(opened):
@@ -67,15 +67,15 @@ def test_backend_sim_with_a_trace_and_read_only(opened):
 
 
 def test_backend_live_that_cannot_connect_is_an_error(opened, monkeypatch):
-    monkeypatch.setattr(live_backend, "LiveBackend", FailingLive)
+    monkeypatch.setattr(live, "build_live_console", failing_live)
     result = CliRunner().invoke(tui_main.main, ["--backend", "live"])
     assert result.exit_code == 1 and "live services: cannot connect to ZooKeeper" in result.output
     assert opened == []
 
 
 def test_services_that_answer_but_fail_leave_the_console_on_the_simulator(opened, monkeypatch):
-    monkeypatch.setattr(tui_main, "reachable", lambda address, timeout_s=0.5: True)
-    monkeypatch.setattr(live_backend, "LiveBackend", FailingLive)
+    monkeypatch.setattr(console, "reachable", lambda address, timeout_s=0.5: True)
+    monkeypatch.setattr(live, "build_live_console", failing_live)
     result = CliRunner().invoke(tui_main.main, [])
     assert result.exit_code == 0, result.output
     (app,) = opened

@@ -5,15 +5,15 @@ refreshes the test drives on a manual clock, and waiting on conditions (never sl
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+import polling
 from rich.console import Console
 
+from imgproc.bootstrap.console import build_sim_console
 from imgproc.settings import Settings
 from imgproc.tui.app import ConsoleApp
-from imgproc.tui.sim_backend import SimBackend
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = REPO / "workloads"
@@ -38,7 +38,7 @@ def make_app(settings: Settings, seconds: float = 0.0, trace: Path = BURST,
              read_only: bool = False) -> ConsoleApp:
     """A console on the simulator, advanced ``seconds`` wall seconds (x20 virtual), refreshed
     only when the test says so (``step``)."""
-    backend = SimBackend(settings, trace)
+    backend = build_sim_console(settings, trace)
     backend.tick(seconds)
     return ConsoleApp(backend, read_only=read_only, workloads=WORKLOADS, refresh_s=None,
                       clock=StepClock())
@@ -46,12 +46,11 @@ def make_app(settings: Settings, seconds: float = 0.0, trace: Path = BURST,
 
 async def wait_for(pilot, predicate: Callable[[], bool], timeout_s: float = 5.0,
                    what: str = "") -> None:
-    """Let the app run until ``predicate()`` holds; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.01)
+    """Let the app run until ``predicate()`` holds; fail after ``timeout_s``
+    (:func:`polling.wait_for_async`, pausing through the pilot)."""
+    __tracebackhide__ = True
+    await polling.wait_for_async(predicate, what or str(predicate), timeout_s, 0.01,
+                                 sleep=pilot.pause)
 
 
 async def step(pilot, seconds: float = 1.0, times: int = 1) -> None:

@@ -15,19 +15,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from imgproc.core.errors import ProviderError
+from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.vagrant import BoxInfo, VagrantProvider
+from imgproc.adapters.providers.vagrant import provider as vagrant_provider_module
 from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
     pid_file,
     stop_leftover_command,
 )
-from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.vagrant.guest import guest_settings, reach_from_guests
 from imgproc.adapters.providers.vagrant.libvirt import network_xml
 from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels, source_hash
+from imgproc.core.errors import ProviderError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -193,6 +194,8 @@ def _provider(tmp_path, monkeypatch, fake, **kwargs) -> VagrantProvider:
                                vagrant_factory=lambda run, env, log: fake, **kwargs)
     (tmp_path / "wheels").mkdir(exist_ok=True)
     monkeypatch.setattr(provider, "_prepare", lambda: (BoxInfo("b"), tmp_path / "wheels", ""))
+    # No VM exists: what alive() reports is what is being started (fake libvirt: no VM here)
+    monkeypatch.setattr(vagrant_provider_module, "our_domains", lambda **_kw: set())
     return provider
 
 
@@ -210,7 +213,7 @@ def test_a_failed_up_raises_with_the_tail_of_vagrants_output(tmp_path, monkeypat
     (run / "vagrant.log").write_text("==> booting\nAn error occurred: the domain could not start\n")
     with pytest.raises(ProviderError, match="domain could not start"):
         provider.start("worker-2")
-    assert "worker-2" not in provider.alive_starting()
+    assert "worker-2" not in provider.alive()
 
 
 def test_an_up_that_times_out_raises(tmp_path, monkeypatch):
@@ -239,7 +242,7 @@ def test_no_more_than_max_booting_vms_boot_at_once(tmp_path, monkeypatch):
         t.start()
     threading.Event().wait(0.5)
     assert active[0] == 2
-    assert provider.alive_starting() == {f"worker-{i}" for i in range(4)}
+    assert provider.alive() == {f"worker-{i}" for i in range(4)}
     release.set()
     for t in threads:
         t.join(10)

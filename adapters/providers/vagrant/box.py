@@ -9,8 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgproc.core.errors import ProviderError
 from imgproc.adapters.providers.vagrant.command import tail
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.core.addresses import parse_zk_hosts
 from imgproc.core.errors import ProviderError
-from imgproc.adapters.providers.vagrant.relay import TcpRelay
 
 log = logging.getLogger(__name__)
 

@@ -43,16 +43,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.settings import ProviderSettings
-from imgproc.core.errors import ProviderError
-from imgproc.adapters.providers.vagrant.box import BoxInfo, build_box, ensure_host, source_root, wheels_dir
+from imgproc.adapters.providers.vagrant.box import (
+    BoxInfo,
+    build_box,
+    ensure_host,
+    source_root,
+    wheels_dir,
+)
 from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
     stop_leftover_command,
     tail,
 )
-from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.vagrant.guest import guest_settings
 from imgproc.adapters.providers.vagrant.libvirt import (
     LIBVIRT_URI,
@@ -65,6 +70,7 @@ from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.core.clock import Clock
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -376,11 +382,6 @@ class VagrantProvider:
                 self._guest_env()
             except ProviderError as exc:
                 log.warning("running VMs cannot reach the host's services: %s", exc)
-
-    def alive_starting(self) -> set[str]:
-        """Ids of machines whose start is under way (waiting for a boot slot or booting)."""
-        with self._lock:
-            return set(self._starting)
 
     def close(self) -> None:
         """Stop the relays; take the VMs' network down if this provider made it and no VM is

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from imgproc.core.errors import ProviderError
 from imgproc.adapters.providers.vagrant.command import tail
+from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

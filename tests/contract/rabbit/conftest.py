@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pika
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.memory.broker import MemoryBroker
 from imgproc.adapters.rabbit import (
@@ -42,15 +42,6 @@ START_HINT = "start it with scripts/ensure-services.sh"
 
 def make_job(n: int) -> JobMessage:
     return JobMessage(job_id=f"job-{n}", submitted_at=1_700_000_000.0 + n, service_s=0.01)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    """Poll ``condition`` until true; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -83,7 +74,6 @@ class _Kit:
         return f"{self.settings.results_exchange}.{label}"
 
     job = staticmethod(make_job)
-    wait_until = staticmethod(wait_until)
 
 
 class MemoryKit(_Kit):
@@ -190,8 +180,8 @@ class RabbitServer:
         pid = self.connection_pids().get(connection_name)
         assert pid, f"the broker lists no connection named {connection_name}"
         rabbitmqctl("close_connection", pid, "closed by a contract test")
-        wait_until(lambda: self.connection_pids().get(connection_name) != pid,
-                   f"the broker to close {connection_name}")
+        wait_for(lambda: self.connection_pids().get(connection_name) != pid,
+                 f"the broker to close {connection_name}", timeout_s=10.0)
 
 
 @pytest.fixture(scope="session")

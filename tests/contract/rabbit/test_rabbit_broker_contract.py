@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.rabbit import AlreadySettled, BrokerRejected
 from imgproc.core.messages import BadMessage, JobMessage
@@ -48,9 +49,9 @@ def test_ready_counts_waiting_jobs_but_not_the_one_in_flight(broker_kit):
     publisher = broker_kit.publisher()
     for n in range(3):
         publisher.publish(broker_kit.job(n))
-    broker_kit.wait_until(lambda: broker_kit.ready() == 3, "three ready jobs")
+    wait_for(lambda: broker_kit.ready() == 3, "three ready jobs", timeout_s=10.0)
     broker_kit.source().next_delivery(5)
-    broker_kit.wait_until(lambda: broker_kit.ready() == 2, "two ready jobs, one in flight")
+    wait_for(lambda: broker_kit.ready() == 2, "two ready jobs, one in flight", timeout_s=10.0)
 
 
 def test_after_an_ack_the_next_job_is_already_on_its_way_to_the_consumer(broker_kit):
@@ -59,9 +60,9 @@ def test_after_an_ack_the_next_job_is_already_on_its_way_to_the_consumer(broker_
         publisher.publish(broker_kit.job(n))
     source = broker_kit.source()
     source.next_delivery(5).ack()
-    broker_kit.wait_until(lambda: broker_kit.ready() == 1, "one ready job, one pushed")
+    wait_for(lambda: broker_kit.ready() == 1, "one ready job, one pushed", timeout_s=10.0)
     source.close()
-    broker_kit.wait_until(lambda: broker_kit.ready() == 2, "the pushed job back in the queue")
+    wait_for(lambda: broker_kit.ready() == 2, "the pushed job back in the queue", timeout_s=10.0)
 
 
 def test_an_unacked_job_is_redelivered_flagged_after_its_consumer_closes(broker_kit):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from polling import wait_for
+
 from imgproc.core.messages import JobMessage
 
 MAX_JOBS = 5000
@@ -33,11 +35,11 @@ def test_a_publisher_whose_connection_the_server_closes_loses_no_job(rabbit_kit,
     thread = threading.Thread(target=publish_until_stopped)
     thread.start()
     try:
-        rabbit_kit.wait_until(lambda: len(confirmed) >= 20, "the first confirmed jobs")
+        wait_for(lambda: len(confirmed) >= 20, "the first confirmed jobs", timeout_s=10.0)
         rabbit_server.close_connection(publisher.connection_name)
-        rabbit_kit.wait_until(lambda: publisher.connections == 2, "the publisher to reconnect")
+        wait_for(lambda: publisher.connections == 2, "the publisher to reconnect", timeout_s=10.0)
         after = len(confirmed)
-        rabbit_kit.wait_until(lambda: len(confirmed) >= after + 20, "jobs confirmed after it")
+        wait_for(lambda: len(confirmed) >= after + 20, "jobs confirmed after it", timeout_s=10.0)
     finally:
         stop.set()
         thread.join(30)

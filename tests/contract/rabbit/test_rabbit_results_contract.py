@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from polling import collect_until
+
 from imgproc.core.messages import ResultMessage
 
 
@@ -10,15 +12,9 @@ def result(n: int) -> ResultMessage:
                          started_at=11.0 + n, finished_at=12.0 + n, status="done")
 
 
-def poll_until(feed, count: int, timeout_s: float = 5.0) -> list[ResultMessage]:
+def collect_results(feed, count: int, timeout_s: float = 5.0) -> list[ResultMessage]:
     """Poll ``feed`` until ``count`` results came or ``timeout_s`` passed without one."""
-    got: list[ResultMessage] = []
-    while len(got) < count:
-        batch = feed.poll_results(timeout_s)
-        if not batch:
-            break
-        got.extend(batch)
-    return got
+    return collect_until(lambda: feed.poll_results(timeout_s), lambda got: len(got) >= count)
 
 
 def test_every_feed_receives_every_result(broker_kit):
@@ -26,8 +22,8 @@ def test_every_feed_receives_every_result(broker_kit):
     sink = broker_kit.sink()
     for n in range(3):
         sink.publish_result(result(n))
-    assert poll_until(console, 3) == [result(n) for n in range(3)]
-    assert poll_until(scaler, 3) == [result(n) for n in range(3)]
+    assert collect_results(console, 3) == [result(n) for n in range(3)]
+    assert collect_results(scaler, 3) == [result(n) for n in range(3)]
 
 
 def test_poll_returns_nothing_when_no_result_arrives_in_time(broker_kit):
@@ -39,7 +35,7 @@ def test_a_feed_sees_no_result_published_before_it_existed(broker_kit):
     sink.publish_result(result(1))
     late = broker_kit.feed()
     sink.publish_result(result(2))
-    assert poll_until(late, 2, timeout_s=0.3) == [result(2)]
+    assert collect_results(late, 2, timeout_s=0.3) == [result(2)]
 
 
 def test_a_durable_feed_keeps_results_published_while_it_was_closed(broker_kit):
@@ -49,7 +45,7 @@ def test_a_durable_feed_keeps_results_published_while_it_was_closed(broker_kit):
     for n in range(3):
         sink.publish_result(result(n))
     reopened = broker_kit.feed(name, durable=True)
-    assert poll_until(reopened, 3) == [result(n) for n in range(3)]
+    assert collect_results(reopened, 3) == [result(n) for n in range(3)]
     reopened.delete()
 
 
@@ -64,4 +60,4 @@ def test_an_undecodable_result_is_dropped_and_the_next_ones_still_arrive(broker_
     feed = broker_kit.feed()
     broker_kit.inject_result(b'{"v": 1, "job_id": "half a result"}')
     broker_kit.sink().publish_result(result(1))
-    assert poll_until(feed, 1) == [result(1)]
+    assert collect_results(feed, 1) == [result(1)]

@@ -10,7 +10,6 @@ are contract tests, and a silent skip would hide a broken setup.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -159,20 +158,3 @@ def make_machine() -> Callable[..., Machine]:
         return Machine(id=machine_id, state=state, requested_at=at, state_since=at, **fields)
 
     return make
-
-
-@pytest.fixture
-def eventually() -> Callable[..., Any]:
-    """``eventually(probe, within_s)``: poll ``probe`` until it returns truthy, or fail."""
-
-    def wait(probe: Callable[[], Any], within_s: float = 5.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + within_s
-        while True:
-            value = probe()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} not met within {within_s:g}s (last value: {value!r})")
-            time.sleep(0.01)
-
-    return wait

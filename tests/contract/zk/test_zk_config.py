@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.zk.client import CorruptRecord
-from imgproc.core.messages import ScalerStatus
 from imgproc.adapters.zk.config import ZkConfigStore
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 
 
 class Seen:
@@ -49,35 +49,34 @@ def test_a_new_config_replaces_the_old_one(backend):
     assert store.read() == ScalerConfig(policy="slo", params={"slo_s": 1.5})
 
 
-def test_a_watch_is_called_at_once_with_the_current_config(backend, eventually):
+def test_a_watch_is_called_at_once_with_the_current_config(backend):
     backend.config().write(ScalerConfig(policy="constantsize"))
     seen = Seen()
     backend.config(backend.session()).watch(seen)
-    eventually(lambda: seen.last_is(ScalerConfig(policy="constantsize")), what="first call")
+    wait_for(lambda: seen.last_is(ScalerConfig(policy="constantsize")), "first call")
 
 
-def test_a_watch_sees_a_write_from_another_session_within_a_deadline(backend, eventually):
+def test_a_watch_sees_a_write_from_another_session_within_a_deadline(backend):
     seen = Seen()
     backend.config(backend.session()).watch(seen)
-    eventually(lambda: seen.values() == [None], what="first call with no config")
+    wait_for(lambda: seen.values() == [None], "first call with no config")
     writer = backend.config(backend.session())
     for policy in ("queuesize", "queuerate"):
         writer.write(ScalerConfig(policy=policy))
-        eventually(lambda p=policy: seen.last_is(ScalerConfig(policy=p)), within_s=5.0,
-                   what=f"watch sees {policy}")
+        wait_for(lambda p=policy: seen.last_is(ScalerConfig(policy=p)), f"watch sees {policy}")
 
 
-def test_a_watch_sees_none_when_the_config_is_deleted(backend, eventually):
+def test_a_watch_sees_none_when_the_config_is_deleted(backend):
     store = backend.config()
     store.write(ScalerConfig(policy="queuesize"))
     seen = Seen()
     backend.config(backend.session()).watch(seen)
-    eventually(lambda: seen.last_is(ScalerConfig(policy="queuesize")), what="first call")
+    wait_for(lambda: seen.last_is(ScalerConfig(policy="queuesize")), "first call")
     store.delete()
-    eventually(lambda: seen.last_is(None), what="watch sees the deletion")
+    wait_for(lambda: seen.last_is(None), "watch sees the deletion")
 
 
-def test_a_failing_callback_does_not_stop_the_watch(backend, eventually):
+def test_a_failing_callback_does_not_stop_the_watch(backend):
     seen = Seen()
 
     def flaky(config: ScalerConfig | None) -> None:
@@ -87,7 +86,7 @@ def test_a_failing_callback_does_not_stop_the_watch(backend, eventually):
     backend.config(backend.session()).watch(flaky)
     backend.config().write(ScalerConfig(policy="queuesize"))
     backend.config().write(ScalerConfig(policy="slo"))
-    eventually(lambda: seen.last_is(ScalerConfig(policy="slo")), what="watch survives")
+    wait_for(lambda: seen.last_is(ScalerConfig(policy="slo")), "watch survives")
 
 
 def test_scaler_status_is_none_until_written_then_reads_back(backend):
@@ -105,12 +104,12 @@ def test_a_corrupt_config_node_raises_corrupt_record_naming_the_path(zk):
         store.read()
 
 
-def test_a_watch_skips_a_corrupt_config_and_sees_the_next_good_one(zk, eventually):
+def test_a_watch_skips_a_corrupt_config_and_sees_the_next_good_one(zk):
     seen = Seen()
     ZkConfigStore(zk.session(), zk.root).watch(seen)
     writer = zk.session()
     zk.config(writer).write(ScalerConfig(policy="slo"))
     writer.set(f"{zk.root}/config/scaler", b"garbage")
     zk.config(writer).write(ScalerConfig(policy="queuesize"))
-    eventually(lambda: seen.last_is(ScalerConfig(policy="queuesize")), what="good config")
+    wait_for(lambda: seen.last_is(ScalerConfig(policy="queuesize")), "good config")
     assert all(v is None or isinstance(v, ScalerConfig) for v in seen.values())

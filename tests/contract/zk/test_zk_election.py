@@ -7,9 +7,9 @@ would prove nothing about sessions.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.zk.client import RegistryUnavailable
 from imgproc.adapters.zk.election import ScalerElection
@@ -47,43 +47,43 @@ class Contender:
             self.outcome.append(exc)
 
 
-def _the_leader(contenders: list[Contender], eventually: Callable) -> Contender:
-    eventually(lambda: any(c.leading.is_set() for c in contenders), what="a leader elected")
+def _the_leader(contenders: list[Contender]) -> Contender:
+    wait_for(lambda: any(c.leading.is_set() for c in contenders), "a leader elected")
     return next(c for c in contenders if c.leading.is_set())
 
 
-def test_of_two_contenders_only_one_leads_and_the_other_takes_over(zk, eventually):
+def test_of_two_contenders_only_one_leads_and_the_other_takes_over(zk):
     contenders = [Contender(zk, "scaler-a").start(), Contender(zk, "scaler-b").start()]
-    leader = _the_leader(contenders, eventually)
+    leader = _the_leader(contenders)
     other = next(c for c in contenders if c is not leader)
-    eventually(lambda: len(leader.election.contenders()) == 2, what="both contending")
+    wait_for(lambda: len(leader.election.contenders()) == 2, "both contending")
     assert not other.leading.is_set()
 
     leader.release.set()
     leader.join()
 
-    eventually(other.leading.is_set, what=f"{other.name} takes over")
+    wait_for(other.leading.is_set, f"{other.name} takes over")
     assert leader.outcome == [True]
     other.release.set()
     other.join()
 
 
-def test_contenders_are_listed_with_the_leader_first(zk, eventually):
+def test_contenders_are_listed_with_the_leader_first(zk):
     contenders = [Contender(zk, "scaler-a").start(), Contender(zk, "scaler-b").start()]
-    leader = _the_leader(contenders, eventually)
-    names = eventually(lambda: len(leader.election.contenders()) == 2
-                       and leader.election.contenders(), what="both listed")
+    leader = _the_leader(contenders)
+    names = wait_for(lambda: len(leader.election.contenders()) == 2
+                     and leader.election.contenders(), "both listed")
     assert names[0] == leader.name and sorted(names) == ["scaler-a", "scaler-b"]
     for contender in contenders:
         contender.election.cancel()
         contender.join()
 
 
-def test_a_cancelled_waiting_contender_returns_without_leading(zk, eventually):
+def test_a_cancelled_waiting_contender_returns_without_leading(zk):
     leader = Contender(zk, "scaler-a").start()
-    eventually(leader.leading.is_set, what="first leader")
+    wait_for(leader.leading.is_set, "first leader")
     waiting = Contender(zk, "scaler-b").start()
-    eventually(lambda: len(leader.election.contenders()) == 2, what="second contending")
+    wait_for(lambda: len(leader.election.contenders()) == 2, "second contending")
 
     waiting.election.cancel()
     waiting.join()
@@ -94,9 +94,9 @@ def test_a_cancelled_waiting_contender_returns_without_leading(zk, eventually):
     leader.join()
 
 
-def test_cancelling_the_leader_asks_its_loop_to_stop(zk, eventually):
+def test_cancelling_the_leader_asks_its_loop_to_stop(zk):
     leader = Contender(zk, "scaler-a").start()
-    eventually(leader.leading.is_set, what="leader")
+    wait_for(leader.leading.is_set, "leader")
     leader.election.cancel()
     leader.join()
     assert leader.outcome == [True] and leader.election.should_stop()
@@ -108,15 +108,15 @@ def test_a_cancelled_election_does_not_contend_again(zk):
     assert election.run(lambda: pytest.fail("a cancelled election must not lead")) is False
 
 
-def test_when_the_leaders_session_ends_it_is_told_to_stop_and_another_leads(zk, eventually):
+def test_when_the_leaders_session_ends_it_is_told_to_stop_and_another_leads(zk):
     contenders = [Contender(zk, "scaler-a").start(), Contender(zk, "scaler-b").start()]
-    leader = _the_leader(contenders, eventually)
+    leader = _the_leader(contenders)
     other = next(c for c in contenders if c is not leader)
 
     zk.close_session(leader.client)
 
-    eventually(leader.election.should_stop, what="old leader told to stop")
-    eventually(other.leading.is_set, what=f"{other.name} takes over")
+    wait_for(leader.election.should_stop, "old leader told to stop")
+    wait_for(other.leading.is_set, f"{other.name} takes over")
     leader.join()
     assert len(leader.outcome) == 1 and isinstance(leader.outcome[0], RegistryUnavailable)
     other.release.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.zk.client import RegistryUnavailable, WorkerAlreadyAnnounced
 from imgproc.adapters.zk.layout import BadNodeName
@@ -19,7 +20,7 @@ def test_announced_workers_are_seen_alive_by_every_session(backend):
     assert backend.liveness(watcher).alive() == {"w1", "w2"}
 
 
-def test_a_worker_disappears_when_its_session_closes(backend, eventually):
+def test_a_worker_disappears_when_its_session_closes(backend):
     worker, watcher = backend.session(), backend.session()
     backend.liveness(worker).announce("w1")
     view = backend.liveness(watcher)
@@ -27,7 +28,7 @@ def test_a_worker_disappears_when_its_session_closes(backend, eventually):
 
     backend.close_session(worker)
 
-    eventually(lambda: view.alive() == set(), within_s=5.0, what="w1 gone after its session closed")
+    wait_for(lambda: view.alive() == set(), "w1 gone after its session closed")
 
 
 def test_announcing_twice_in_the_same_session_is_harmless(backend):
@@ -45,14 +46,14 @@ def test_an_id_held_by_another_live_session_cannot_be_announced(backend):
         backend.liveness(second).announce("w1")
 
 
-def test_an_id_can_be_announced_again_once_its_holder_is_gone(backend, eventually):
+def test_an_id_can_be_announced_again_once_its_holder_is_gone(backend):
     first, second = backend.session(), backend.session()
     backend.liveness(first).announce("w1")
     backend.close_session(first)
     backend.liveness(second).announce("w1")
     backend.close_session(second)
     watcher = backend.liveness(backend.session())
-    eventually(lambda: watcher.alive() == set(), what="w1 gone with its second holder")
+    wait_for(lambda: watcher.alive() == set(), "w1 gone with its second holder")
 
 
 def test_announcing_on_a_closed_session_raises_registry_unavailable(backend):

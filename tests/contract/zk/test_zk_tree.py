@@ -8,13 +8,12 @@ import json
 import pytest
 
 from imgproc.adapters.zk.client import RegistryUnavailable, connect
-from imgproc.core.messages import ScalerStatus
 from imgproc.adapters.zk.layout import MachineRecord
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.adapters.zk.tree import clear, walk
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 
 
 def _populate(zk, make_machine):

@@ -4,61 +4,23 @@ state, fail dead or stuck machines, and reconcile what runs with what is recorde
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 
 from imgproc.adapters.memory.registry import MemoryMachineRegistry
+from imgproc.adapters.providers.memory import MemoryProvider
 from imgproc.core.clock import ManualClock
 from imgproc.core.deployer import Deployer
-from imgproc.core.errors import ImgprocError
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import DeployerCommand
 
 S = MachineState
 
 
-class FakeProvider:
-    """An in-memory provider: a set of alive ids, started and stopped on request.
-
-    A fake, not a real provider, because starting real processes is tested in
-    test_local_provider.py; here only the deployer's decisions are under test.
-    It can be told to fail when starting given ids, records every stop, and
-    runs an optional hook in the middle of ``start``/``stop`` (to act while the
-    deployer is handling that machine).
-    """
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.running: set[str] = set()
-        self.refuse: set[str] = set()
-        self.stopped: list[str] = []
-        self.during_start: Callable[[str], None] | None = None
-        self.during_stop: Callable[[str], None] | None = None
-
-    def start(self, machine_id: str) -> str | None:
-        if self.during_start:
-            self.during_start(machine_id)
-        if machine_id in self.refuse:
-            raise ImgprocError(f"no capacity for {machine_id}")
-        self.running.add(machine_id)
-        return f"fake://{machine_id}"
-
-    def stop(self, machine_id: str) -> None:
-        if self.during_stop:
-            self.during_stop(machine_id)
-        self.stopped.append(machine_id)
-        self.running.discard(machine_id)
-
-    def alive(self) -> set[str]:
-        return set(self.running)
-
-
 class Rig:
     def __init__(self) -> None:
         self.registry = MemoryMachineRegistry()
-        self.provider = FakeProvider()
+        self.provider = MemoryProvider()
         self.clock = ManualClock(100.0)
         self.reports: list[tuple[str, str, str | None]] = []
 
@@ -98,7 +60,7 @@ def test_provisioning_boots_the_machine_and_records_its_address(rig):
     rig.command("provision", "m1")
 
     machine = rig.registry.get("m1")
-    assert (machine.state, machine.address) == (S.BOOTING, "fake://m1")
+    assert (machine.state, machine.address) == (S.BOOTING, "memory://m1")
     assert machine.state_since == 100.0
     assert rig.provider.alive() == {"m1"}
     assert rig.states_reported("m1") == ["booting"]
@@ -221,7 +183,7 @@ def test_a_check_fails_a_machine_whose_process_disappeared(rig):
 
     gone = rig.registry.get("gone")
     assert gone.state is S.DESTROYED
-    assert gone.reason == "fake machine disappeared while running"
+    assert gone.reason == "memory machine disappeared while running"
     assert rig.states_reported("gone") == ["failed", "destroyed"]
     assert rig.state("fine") == "running"
 
@@ -321,7 +283,7 @@ def test_reconcile_fails_records_whose_process_is_gone(rig):
     orphans, finished, failed = rig.deployer.reconcile()
 
     assert (orphans, finished, failed) == ([], [], ["lost"])
-    assert rig.registry.get("lost").reason == "fake machine disappeared while running"
+    assert rig.registry.get("lost").reason == "memory machine disappeared while running"
     assert rig.state("alive") == "running"
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.providers.local import LocalProvider
 from imgproc.core.errors import ProviderError
@@ -32,14 +33,6 @@ signal.signal(signal.SIGTERM, finish if mode == "graceful" else signal.SIG_IGN)
 while True:
     time.sleep(0.02)
 """
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s")
-        time.sleep(0.01)
 
 
 def pid_of(address: str) -> int:
@@ -86,7 +79,8 @@ def make_provider(tmp_path: Path, out_dir: Path) -> Iterator[Callable[..., Local
 def started(provider: LocalProvider, out_dir: Path, machine_id: str) -> int:
     """Start ``machine_id`` and wait until its worker is ready; its pid."""
     address = provider.start(machine_id)
-    eventually(lambda: (out_dir / f"{machine_id}.ready").exists())
+    wait_for(lambda: (out_dir / f"{machine_id}.ready").exists(), f"{machine_id} to be ready",
+             timeout_s=10.0)
     return pid_of(address)
 
 
@@ -157,7 +151,7 @@ def test_a_machine_that_exited_on_its_own_is_not_alive(make_provider, out_dir):
 
     psutil.Process(pid).kill()
 
-    eventually(lambda: provider.alive() == set())
+    wait_for(lambda: provider.alive() == set(), "w1 to be seen gone", timeout_s=10.0)
     provider.stop("w1")  # stopping what is already gone is fine
     assert not (provider.state_dir / "w1.json").exists()
 
@@ -199,6 +193,6 @@ def test_the_workers_output_goes_to_its_log_file(tmp_path):
 
     pid = pid_of(provider.start("w1"))
 
-    eventually(lambda: gone(pid))
+    wait_for(lambda: gone(pid), f"worker {pid} to exit", timeout_s=10.0)
     provider.stop("w1")
     assert "hello from ['--machine-id', 'w1']" in (tmp_path / "state" / "w1.log").read_text()

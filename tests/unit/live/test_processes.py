@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 
 from imgproc.adapters.processes import ManagedProcess
 
@@ -44,14 +44,6 @@ class ScriptProcess(ManagedProcess):
         return [sys.executable, "-u", "-c", self.script, *self.args]
 
 
-def eventually(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s")
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def processes() -> Iterator[list[ManagedProcess]]:
     """Processes a test made; any still running at the end is stopped."""
@@ -63,7 +55,7 @@ def processes() -> Iterator[list[ManagedProcess]]:
 
 def finished(process: ManagedProcess) -> int | None:
     """Wait for ``process`` to exit on its own and for its output to be read; its exit code."""
-    eventually(lambda: not process.running)
+    wait_for(lambda: not process.running, f"{process.name} to exit", timeout_s=15.0)
     return process.stop()
 
 
@@ -115,7 +107,8 @@ def test_a_running_process_is_stopped_with_sigterm_and_lets_it_finish(processes)
     process = ScriptProcess(SERVICE)
     processes.append(process)
     process.start()
-    eventually(lambda: f"ready {process.pid}" in process.lines)
+    wait_for(lambda: f"ready {process.pid}" in process.lines, "the child to be ready",
+             timeout_s=15.0)
     assert process.state() == "running"
 
     code = process.stop(timeout_s=10.0)
@@ -129,7 +122,8 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_timeout(processes):
     process = ScriptProcess(SERVICE, ["stubborn"])
     processes.append(process)
     process.start()
-    eventually(lambda: f"ready {process.pid}" in process.lines)
+    wait_for(lambda: f"ready {process.pid}" in process.lines, "the child to be ready",
+             timeout_s=15.0)
 
     code = process.stop(timeout_s=0.3)
 
@@ -154,14 +148,16 @@ def test_a_restart_stops_the_running_child_and_starts_a_new_one(processes):
     processes.append(process)
     process.start()
     first = process.pid
-    eventually(lambda: f"ready {first}" in process.lines)
+    wait_for(lambda: f"ready {first}" in process.lines, "the first child to be ready",
+             timeout_s=15.0)
 
     process.restart()
 
     assert process.pid != first
     assert process.state() == "running"
     assert "got SIGTERM, finishing" in process.lines  # the old one was stopped gently
-    eventually(lambda: f"ready {process.pid}" in process.lines)
+    wait_for(lambda: f"ready {process.pid}" in process.lines, "the child to be ready",
+             timeout_s=15.0)
 
 
 def test_a_process_that_exited_can_be_started_again(processes):

@@ -274,7 +274,7 @@ def test_the_registry_shows_a_busy_worker_and_counts_its_jobs_once_it_is_idle(ri
     rig.submit("j1")
     rig.submit("j2")
     worker = rig.worker(simulated_work=LooksAtItsRecord(),
-                        listener=RegistryProgress(registry, "w1"))
+                        listener=RegistryProgress(registry, "w1", rig.clock))
 
     assert worker.step(0.0) and worker.step(0.0)
     assert seen_while_working == ["j1", "j1"]

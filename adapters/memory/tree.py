@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from imgproc.adapters.zk.client import RegistryError
-from imgproc.core.messages import ScalerStatus
 from imgproc.adapters.zk.layout import DEFAULT_ROOT, Layout, encode_machine
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import ScalerConfig
+from imgproc.core.messages import ScalerConfig, ScalerStatus
 from imgproc.core.ports import NodeStat
 
 Watcher = Callable[[str], None]
