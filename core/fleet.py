@@ -38,3 +38,21 @@ class CommandedFleet:
         self.commands.send(DeployerCommand(command="destroy", machine_id=machine_id,
                                            machine_type=self.machine_type,
                                            sent_at=self.clock.now()))
+
+    def release_all(self) -> list[str]:
+        """Release every machine not already going; returns their ids."""
+        going = [m.id for m in self.registry.machines()
+                 if m.state not in (MachineState.DESTROYING, MachineState.DESTROYED)]
+        for machine_id in going:
+            self.release_machine(machine_id)
+        return going
+
+    def wait_until_gone(self, timeout_s: float, poll_s: float = 0.2,
+                        meanwhile: Callable[[], None] = lambda: None) -> list[str]:
+        """Wait on the clock until the registry holds no machine, or ``timeout_s`` passes,
+        calling ``meanwhile`` between looks; returns the ids of those still there."""
+        deadline = self.clock.now() + timeout_s
+        while (left := self.registry.machines()) and self.clock.now() < deadline:
+            meanwhile()
+            self.clock.sleep(poll_s)
+        return [m.id for m in left]

@@ -26,6 +26,10 @@ class MachineState(StrEnum):
 
 S = MachineState
 
+#: A machine id names files, directories and ZooKeeper nodes: letters, digits, ``_.-``,
+#: starting with a letter or digit (so never ``..``, never a path).
+MACHINE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
 TRANSITIONS: dict[MachineState, frozenset[MachineState]] = {
     S.PREPARING: frozenset({S.BOOTING, S.DESTROYING, S.FAILED}),
     S.BOOTING: frozenset({S.RUNNING, S.DESTROYING, S.FAILED}),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
+from imgproc.core.machines import MACHINE_ID_PATTERN
 from imgproc.core.validation import first_problem
 
 SCHEMA_VERSION: Final = 1
@@ -88,7 +89,7 @@ class DeployerCommand(_Message):
     """An order to the deployer: bring a machine up, or take it down (draining it)."""
 
     command: Literal["provision", "destroy"]
-    machine_id: str = Field(min_length=1)
+    machine_id: str = Field(pattern=MACHINE_ID_PATTERN)
     machine_type: str = "worker"
     sent_at: float
 

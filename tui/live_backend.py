@@ -17,7 +17,7 @@ from pathlib import Path
 from imgproc.core.clock import Clock, Interruptible
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import MachineState
-from imgproc.core.messages import BadMessage, DeployerCommand, ScalerConfig, StateReport
+from imgproc.core.messages import BadMessage, ScalerConfig, StateReport
 from imgproc.core.metrics.windows import RateWindow, ResponseWindow
 from imgproc.core.ports import Component, ControlPlane, JobPublisher, TreeSource
 from imgproc.core.results import ResultTally
@@ -205,18 +205,10 @@ class LiveBackend:
         if "scaler" in self.children:
             self.children["scaler"].stop()
         if destroy_machines:
-            self._destroy_all()
+            with self._lock:
+                self._fleet.release_all()
+            self._fleet.wait_until_gone(self.settings.provider.drain_timeout_s + 30)
         if "deployer" in self.children:
             self.children["deployer"].stop()
         with self._lock:
             self.plane.close()
-
-    def _destroy_all(self) -> None:
-        with self._lock:
-            for machine in self.registry.machines():
-                if machine.state not in (S.DESTROYING, S.DESTROYED):
-                    self.plane.commands.send(DeployerCommand(
-                        command="destroy", machine_id=machine.id, sent_at=self.clock.now()))
-        deadline = self.clock.now() + self.settings.provider.drain_timeout_s + 30
-        while self.registry.machines() and self.clock.now() < deadline:
-            self.clock.sleep(0.2)

@@ -36,7 +36,7 @@ DEFAULT_TRACE = Path("workloads/burst.jsonl")
               help="Leave out invalid trace lines (each is reported).")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Live: divide arrival gaps and simulated service times by this.")
-@click.option("--provider", type=click.Choice(provider_names()),
+@click.option("--provider", type=click.Choice(provider_names(runs_workers=True)),
               help="Live: how machines are made, local processes or VMs [local].")
 @click.option("--trace", "console_trace",
               type=click.Path(path_type=Path, dir_okay=False, exists=True),

@@ -23,6 +23,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field
 
 from imgproc.adapters.providers.environment import environment_with
+from imgproc.adapters.providers.ids import checked_id
 from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.core.errors import ProviderError
 
@@ -75,6 +76,7 @@ class LocalProvider:
         os.replace(tmp, self._pid_file(machine_id))
 
     def start(self, machine_id: str) -> str:
+        checked_id(machine_id)
         log_path = self.state_dir / f"{machine_id}.log"
         # Recorded before the process exists (pid unknown): a deployer that dies between
         # the two writes leaves a record by which its successor finds the worker.
@@ -118,6 +120,7 @@ class LocalProvider:
         return None
 
     def stop(self, machine_id: str) -> None:
+        checked_id(machine_id)
         proc = self._process(machine_id)
         if proc is not None:
             self._terminate(machine_id, proc)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from imgproc.adapters.providers.ids import checked_id
 from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.core.errors import ProviderError
 
@@ -48,6 +49,7 @@ class MemoryProvider:
         return cls()
 
     def start(self, machine_id: str) -> str:
+        checked_id(machine_id)
         if self.during_start:
             self.during_start(machine_id)
         if machine_id in self.refuse:
@@ -58,6 +60,7 @@ class MemoryProvider:
         return f"memory://{machine_id}"
 
     def stop(self, machine_id: str) -> None:
+        checked_id(machine_id)
         if self.during_stop:
             self.during_stop(machine_id)
         with self._lock:

@@ -39,6 +39,9 @@ class ProviderEntry:
 
     module: str
     boot_timeout_s: float = 300.0  # how long a machine of this kind may take to start
+    #: Whether its machines run an imgproc worker by themselves (the in-memory provider's
+    #: do not: whoever drives it runs them), i.e. whether the commands may offer it.
+    runs_workers: bool = True
 
     def load(self) -> ProviderClass:
         provider: ProviderClass = importlib.import_module(self.module).PROVIDER
@@ -49,12 +52,13 @@ _PROVIDERS: Mapping[str, ProviderEntry] = {
     "local": ProviderEntry("imgproc.adapters.providers.local"),
     # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
     "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=900.0),
-    "memory": ProviderEntry("imgproc.adapters.providers.memory"),
+    "memory": ProviderEntry("imgproc.adapters.providers.memory", runs_workers=False),
 }
 
 
-def provider_names() -> list[str]:
-    return list(_PROVIDERS)
+def provider_names(runs_workers: bool = False) -> list[str]:
+    """Every registered provider; with ``runs_workers``, those a deployer can run alone."""
+    return [name for name, entry in _PROVIDERS.items() if entry.runs_workers or not runs_workers]
 
 
 def provider_entry(kind: str) -> ProviderEntry:

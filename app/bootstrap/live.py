@@ -237,8 +237,10 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
                               results_queue=f"{settings.rabbit.results_exchange}.replay-{run_id}")
     if components is None:
         components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
-    return LiveReplay(settings, trace, run_id, plane, components, clock or SystemClock(),
-                      speed, on_sample, grace_s)
+    clock = clock or SystemClock()
+    fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
+    return LiveReplay(settings, trace, run_id, plane, fleet, components, clock, speed,
+                      on_sample, grace_s)
 
 
 def build_live_console(settings: Settings, start_components: bool = True, *,

@@ -50,7 +50,7 @@ def worker(machine_id, config, log_level) -> None:
 
 
 @click.command()
-@click.option("--provider", type=click.Choice(provider_names()),
+@click.option("--provider", type=click.Choice(provider_names(runs_workers=True)),
               help="How machines are made: local processes, vagrant VMs (docs/providers.md) "
                    "[local].")
 @click.option("--boot-delay", "boot_delay_s", type=float,

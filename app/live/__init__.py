@@ -1,2 +1,3 @@
-"""The live system's processes (worker, deployer, scaler, submitter) and the live replay,
-each wiring the core to RabbitMQ, ZooKeeper and a provider."""
+"""The live system's loops (worker, deployer, scaler) and the live replay, on the core's
+ports; ``imgproc.bootstrap.live`` wires them to RabbitMQ, ZooKeeper and a provider (or,
+in tests, to in-memory adapters)."""

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
+from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import STARTING, MachineState
-from imgproc.core.messages import BadMessage, DeployerCommand, ScalerConfig, StateReport
+from imgproc.core.messages import BadMessage, ScalerConfig, StateReport
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.ports import Component, ControlPlane
 from imgproc.core.results import ResultTally
@@ -41,13 +42,15 @@ class LiveReplay:
     """One live run of one trace; ``run()`` returns its record."""
 
     def __init__(self, settings: Settings, trace: Trace, run_id: str, plane: ControlPlane,
-                 components: Sequence[Component], clock: Clock, speed: float = 1.0,
+                 fleet: CommandedFleet, components: Sequence[Component], clock: Clock,
+                 speed: float = 1.0,
                  on_sample: Callable[[int, int, float], None] | None = None,
                  grace_s: float = 120.0) -> None:
         self.settings = settings
         self.trace = trace
         self.run_id = run_id
         self.plane = plane
+        self.fleet = fleet
         self.components = {c.name: c for c in components}
         self.clock = clock
         self.speed = speed
@@ -152,14 +155,12 @@ class LiveReplay:
         """Stop the scaler, then destroy every machine and wait until all are gone."""
         if "scaler" in self.components:
             self.components["scaler"].stop()
-        destroy_all(self.plane, self.clock)
-        deadline = self.clock.now() + self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S
-        registry = self.plane.registry
-        while registry.machines() and self.clock.now() < deadline:
-            self._drain_reports()
-            self.clock.sleep(POLL_S)
-        if registry.machines():
-            log.error("machines still up after teardown: %s", [m.id for m in registry.machines()])
+        self.fleet.release_all()
+        left = self.fleet.wait_until_gone(
+            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S,
+            meanwhile=self._drain_reports)
+        if left:
+            log.error("machines still up after teardown: %s", left)
         if "deployer" in self.components:
             self.components["deployer"].stop()
         self._drain_reports()
@@ -190,13 +191,3 @@ class LiveReplay:
         finally:
             plane.close()
 
-
-def destroy_all(plane: ControlPlane, clock: Clock) -> list[str]:
-    """Send a destroy command for every machine not already going; returns their ids."""
-    going = []
-    for machine in plane.registry.machines():
-        if machine.state not in (S.DESTROYING, S.DESTROYED):
-            plane.commands.send(DeployerCommand(command="destroy", machine_id=machine.id,
-                                                sent_at=clock.now()))
-            going.append(machine.id)
-    return going

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,6 +23,18 @@ log = logging.getLogger(__name__)
 def tail(text: str, lines: int = 6) -> str:
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " | ".join(kept[-lines:]) or "(no output)"
+
+
+def log_errors(run_dir: Path, lines: int = 4) -> str:
+    """The last lines of a machine's Vagrant log that speak of an error (else its last
+    lines): what a failure says it failed of."""
+    try:
+        text = (run_dir / "vagrant.log").read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    errors = [line for line in text.splitlines()
+              if re.search(r"error|fail|timed out|timeout", line, re.IGNORECASE)]
+    return tail("\n".join(errors) if errors else text, lines)
 
 
 class CommandTimeout(ProviderError):

@@ -44,6 +44,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from imgproc.adapters.providers.environment import environment_file
+from imgproc.adapters.providers.ids import checked_id
 from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.adapters.providers.vagrant.box import (
     BoxInfo,
@@ -54,9 +55,9 @@ from imgproc.adapters.providers.vagrant.box import (
 )
 from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
+    log_errors,
     make_vagrant,
     stop_leftover_command,
-    tail,
 )
 from imgproc.adapters.providers.vagrant.guest import guest_settings
 from imgproc.adapters.providers.vagrant.libvirt import (
@@ -216,7 +217,7 @@ class VagrantProvider:
             return self._machines.setdefault(machine_id, _Machine(threading.Lock()))
 
     def start(self, machine_id: str) -> str:
-        if not MACHINE_ID.match(machine_id):
+        if not MACHINE_ID.match(machine_id):  # stricter than a machine id: a host name
             raise ProviderError(f"machine id {machine_id!r} cannot be a host name")
         machine = self._machine(machine_id)
         with self._lock:
@@ -262,9 +263,9 @@ class VagrantProvider:
             address = v.hostname()
         except subprocess.CalledProcessError as exc:
             raise ProviderError(f"vagrant up failed ({exc.returncode}): "
-                                f"{self._log_tail(run)}") from exc
+                                f"{log_errors(run)}") from exc
         except CommandTimeout as exc:
-            raise ProviderError(f"{exc}: {self._log_tail(run)}") from exc
+            raise ProviderError(f"{exc}: {log_errors(run)}") from exc
         finally:
             machine.vagrant = None
         if not address:
@@ -282,17 +283,8 @@ class VagrantProvider:
             if booting is not None:
                 booting.interrupt()
 
-    @staticmethod
-    def _log_tail(run: Path) -> str:
-        try:
-            text = (run / "vagrant.log").read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        errors = [line for line in text.splitlines()
-                  if re.search(r"error|fail|timed out|timeout", line, re.IGNORECASE)]
-        return tail("\n".join(errors) if errors else text, 4)
-
     def stop(self, machine_id: str) -> None:
+        checked_id(machine_id)
         machine = self._machine(machine_id)
         machine.cancelled = True
         booting = machine.vagrant
@@ -311,6 +303,8 @@ class VagrantProvider:
         domain = self.prefix + machine_id
         began = self.clock.now()
         stop_leftover_command(run)
+        if not run.is_dir() and domain not in our_domains(all_states=True, prefix=self.prefix):
+            return  # nothing of it exists: never started here, or already stopped
         if (run / "Vagrantfile").is_file() and (run / "machine.json").is_file():
             v = self._vagrant(run, self._vagrant_env(), run / "vagrant.log")
             if domain in our_domains(prefix=self.prefix):
@@ -325,7 +319,7 @@ class VagrantProvider:
                 v.destroy()
             except (ProviderError, subprocess.CalledProcessError) as exc:
                 log.warning("machine %s: vagrant destroy failed (%s): %s", machine_id, exc,
-                            self._log_tail(run))
+                            log_errors(run))
         else:
             drained = self.clock.now()
         if domain in our_domains(all_states=True, prefix=self.prefix):

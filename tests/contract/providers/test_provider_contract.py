@@ -21,24 +21,14 @@ with fake Vagrant and libvirt; the real VMs are tests/vagrant/test_vagrant_e2e.p
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
+from polling import wait_for
 from pydantic import ValidationError
 
 from imgproc.adapters.providers import ProviderSettings, build_provider, provider_names
 from imgproc.adapters.providers.registry import provider_entry
 from imgproc.core.errors import ConfigurationError, ProviderError
-
-
-def eventually(condition: Callable[[], object], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true within {timeout_s} s: {what}")
-        time.sleep(0.01)
-
 
 # -- the registry and the settings ---------------------------------------------------------
 
@@ -112,7 +102,7 @@ def test_a_stopped_machine_was_drained_and_is_not_alive(case):
     provider = case.provider
     provider.start("worker-1")
     provider.start("worker-2")
-    eventually(lambda: case.ready("worker-1"), "worker-1 ready")
+    wait_for(lambda: case.ready("worker-1"), "worker-1 ready", timeout_s=10.0)
 
     provider.stop("worker-1")
 
@@ -130,6 +120,19 @@ def test_stopping_an_unknown_or_already_stopped_machine_is_harmless(case):
     provider.stop("worker-1")
 
     assert provider.alive() == {"worker-2"}
+
+
+@pytest.mark.parametrize("bad_id", ["..", "../victim", "a/b", ""])
+def test_an_id_that_could_name_a_path_is_refused_by_start_and_stop(case, bad_id):
+    provider = case.provider
+    provider.start("worker-1")
+
+    with pytest.raises(ProviderError, match="machine id"):
+        provider.start(bad_id)
+    with pytest.raises(ProviderError, match="machine id"):
+        provider.stop(bad_id)
+
+    assert provider.alive() == {"worker-1"}
 
 
 def test_a_start_that_fails_raises_a_provider_error_and_its_stop_clears_it(case):
@@ -171,7 +174,8 @@ def test_interrupt_starts_cuts_short_a_start_under_way(case):
     with case.held_starts() as held:
         thread = threading.Thread(target=start)
         thread.start()
-        eventually(lambda: "worker-1" in provider.alive() or outcome, "the start begun")
+        wait_for(lambda: "worker-1" in provider.alive() or outcome, "the start begun",
+                 timeout_s=10.0)
         provider.interrupt_starts()
         provider.interrupt_starts()
         thread.join(10)

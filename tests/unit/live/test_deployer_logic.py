@@ -3,6 +3,7 @@ state, fail dead or stuck machines, and reconcile what runs with what is recorde
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -12,7 +13,7 @@ from imgproc.adapters.providers.memory import MemoryProvider
 from imgproc.core.clock import ManualClock
 from imgproc.core.deployer import Deployer
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import DeployerCommand
+from imgproc.core.messages import BadMessage, DeployerCommand
 
 S = MachineState
 
@@ -316,3 +317,10 @@ def test_destroying_a_machine_already_destroyed_changes_nothing(rig):
 
     assert rig.reports == reports
     assert rig.provider.stopped == ["m1"]
+
+
+@pytest.mark.parametrize("machine_id", ["..", "../victim", "a/b", "", "-x"])
+def test_a_command_whose_machine_id_could_name_a_path_is_not_a_command(machine_id):
+    body = json.dumps({"command": "destroy", "machine_id": machine_id, "sent_at": 1}).encode()
+    with pytest.raises(BadMessage, match="machine_id"):
+        DeployerCommand.decode(body)
