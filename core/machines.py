@@ -26,9 +26,12 @@ class MachineState(StrEnum):
 
 S = MachineState
 
-#: A machine id names files, directories and ZooKeeper nodes: letters, digits, ``_.-``,
-#: starting with a letter or digit (so never ``..``, never a path).
-MACHINE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+def is_machine_id(text: str) -> bool:
+    """Whether ``text`` can be a machine id: it names files, ZooKeeper nodes and a worker's
+    ``--machine-id``, so never a path (no ``/``, not ``.`` or ``..``), no control
+    character, not an option (no leading ``-``), at most 200 characters."""
+    return (0 < len(text) <= 200 and text not in (".", "..") and not text.startswith("-")
+            and "/" not in text and all(ord(c) >= 32 for c in text))
 
 TRANSITIONS: dict[MachineState, frozenset[MachineState]] = {
     S.PREPARING: frozenset({S.BOOTING, S.DESTROYING, S.FAILED}),

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
-from imgproc.core.machines import MACHINE_ID_PATTERN
+from imgproc.core.machines import is_machine_id
 from imgproc.core.validation import first_problem
 
 SCHEMA_VERSION: Final = 1
@@ -89,9 +96,16 @@ class DeployerCommand(_Message):
     """An order to the deployer: bring a machine up, or take it down (draining it)."""
 
     command: Literal["provision", "destroy"]
-    machine_id: str = Field(pattern=MACHINE_ID_PATTERN)
+    machine_id: str
     machine_type: str = "worker"
     sent_at: float
+
+    @field_validator("machine_id")
+    @classmethod
+    def _a_machine_id(cls, value: str) -> str:
+        if not is_machine_id(value):
+            raise ValueError("not a machine id: it could name a path or an option")
+        return value
 
 
 class StateReport(_Message):

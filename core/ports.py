@@ -334,4 +334,4 @@ class ControlPlane:
     tree: TreeSource | None  # the console browses it; a replay needs none
     publisher: Callable[[str], JobPublisher]
     close: Callable[[], None]
-    where: str = ""  # the services, as an operator names them (errors and the console)
+    where: str = ""  # where the registry lives, as an operator names it (in errors)

@@ -164,8 +164,8 @@ class LiveBackend:
 
     def start_replay(self, trace: Path, speed: float) -> None:
         self.stop_replay()
-        publisher = self.plane.publisher("console replay")
-        self._replay = _Replay(self.load_trace(trace), publisher, self.clock, speed)
+        loaded = self.load_trace(trace)
+        self._replay = _Replay(loaded, self.plane.publisher("console replay"), self.clock, speed)
 
     def pause_replay(self) -> None:
         replay = self._replay

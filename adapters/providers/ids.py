@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from imgproc.core.errors import ProviderError
-from imgproc.core.machines import MACHINE_ID_PATTERN
-
-_MACHINE_ID = re.compile(MACHINE_ID_PATTERN)
+from imgproc.core.machines import is_machine_id
 
 
 def checked_id(machine_id: str) -> str:
     """``machine_id``, if it can name a file; raises ProviderError otherwise."""
-    if not _MACHINE_ID.match(machine_id):
-        raise ProviderError(f"machine id {machine_id!r} is not a machine id (letters, digits, "
-                            f"'_.-', starting with a letter or digit)")
+    if not is_machine_id(machine_id):
+        raise ProviderError(f"machine id {machine_id!r} could name a path or an option "
+                            f"(it must not hold '/' or control characters, be '.' or '..', "
+                            f"or start with '-')")
     return machine_id

@@ -1,7 +1,8 @@
 """The registry of providers: a name, the module that holds it, and its defaults.
 
-A provider module is imported only when its provider is used, so that one kind's
-libraries (python-vagrant, a cloud SDK) load only where that kind runs. To add a
+A provider module is imported only when its kind is configured (its options are checked
+when the settings load), so that one kind's libraries (python-vagrant, a cloud SDK) load
+only where that kind is chosen. To add a
 provider, write its module and add one entry here (docs/providers.md).
 """
 

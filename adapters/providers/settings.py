@@ -45,6 +45,11 @@ class ProviderSettings(BaseModel):
         kind = data.get("kind") or "local"
         if kind not in provider_names():
             raise ValueError(f"unknown provider {kind!r}; known: {', '.join(provider_names())}")
+        moved = sorted(set(data) & set(provider_entry(kind).load().Options.model_fields))
+        if moved:  # where these were before providers had options of their own
+            raise ValueError(f"{', '.join(moved)}: options of provider {kind}, now set under "
+                             f"provider.options ([provider.options] in a file, "
+                             f"IMGPROC_PROVIDER__OPTIONS__{moved[0].upper()} in the environment)")
         if data.get("boot_timeout_s") is None:
             return {**data, "boot_timeout_s": provider_entry(kind).boot_timeout_s}
         return data

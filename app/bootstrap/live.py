@@ -13,14 +13,18 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from kazoo.client import KazooClient
 
 from imgproc.adapters.images import ImageProcessor
 from imgproc.adapters.processes import ManagedProcess
-from imgproc.adapters.providers import build_provider
+from imgproc.adapters.providers import build_provider, provider_names
 from imgproc.adapters.providers.environment import environment_with
+from imgproc.adapters.providers.registry import provider_entry
 from imgproc.adapters.rabbit import (
     RabbitCommandBus,
     RabbitJobPublisher,
@@ -39,6 +43,7 @@ from imgproc.adapters.zk.election import ScalerElection
 from imgproc.adapters.zk.liveness import ZkLiveness
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.core.clock import Clock
+from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.policies import build_policy
 from imgproc.core.ports import (
@@ -86,26 +91,24 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
                  clock: Clock | None = None, sleep: Callable[[float], None] | None = None,
                  address: str | None = None) -> LiveWorker:
     """One machine's worker; ``sleep`` is what simulated jobs spend their time in."""
-    closers: list[Callable[[], None]] = []
-    if registry is None or liveness is None:
-        client = connect(settings.zk)
-        closers.append(lambda: close_zk(client))
-        registry = registry or ZkMachineRegistry(client, settings.zk.root)
-        liveness = liveness or ZkLiveness(client, settings.zk.root)
-    if source is None:
-        source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
-        closers.insert(0, source.close)
-    if sink is None:
-        sink = RabbitResultSink(settings.rabbit)
-        closers.insert(0, sink.close)
+    with opened() as closers:
+        if registry is None or liveness is None:
+            client = closers.enter_context(zk_client(settings))
+            registry = registry or ZkMachineRegistry(client, settings.zk.root)
+            liveness = liveness or ZkLiveness(client, settings.zk.root)
+        if source is None:
+            source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
+            closers.callback(source.close)
+        if sink is None:
+            sink = RabbitResultSink(settings.rabbit)
+            closers.callback(sink.close)
     clock = clock or SystemClock(stop)
     w = settings.worker
     work = ImageWork(ImageProcessor(w.input_root, w.output_root, w.max_pixels))
     worker = Worker(machine_id, source, sink, work, SimulatedWork(sleep or ScaledSleep()), clock,
                     RegistryProgress(registry, machine_id, clock))
     return LiveWorker(machine_id, worker, registry, liveness,
-                      address or outward_address(settings.zk.hosts), clock,
-                      close=lambda: _close_all(closers))
+                      address or outward_address(settings.zk.hosts), clock, close=closers.close)
 
 
 def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
@@ -122,22 +125,33 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
                    registry: MachineRegistry | None = None, bus: CommandBus | None = None,
                    provider: Provider | None = None, clock: Clock | None = None,
                    executor: Executor | None = None) -> DeployerService:
-    closers: list[Callable[[], None]] = []
-    if registry is None:
-        client = connect(settings.zk)
-        closers.append(lambda: close_zk(client))
-        registry = ZkMachineRegistry(client, settings.zk.root)
-    if bus is None:
-        bus = RabbitCommandBus(settings.rabbit, role="deployer", command_prefetch=MACHINE_THREADS)
-        closers.insert(0, bus.close)
-    provider = provider or build_provider(settings.provider, settings.model_dump(mode="json"))
+    with opened() as closers:
+        if registry is None:
+            client = closers.enter_context(zk_client(settings))
+            registry = ZkMachineRegistry(client, settings.zk.root)
+        if bus is None:
+            bus = RabbitCommandBus(settings.rabbit, role="deployer",
+                                   command_prefetch=MACHINE_THREADS)
+            closers.callback(bus.close)
+        provider = provider or build_provider(settings.provider,
+                                              settings.model_dump(mode="json"))
     executor = executor or ThreadPoolExecutor(max_workers=MACHINE_THREADS,
                                               thread_name_prefix="machine")
     return DeployerService(registry, provider, bus, clock or SystemClock(stop), executor,
-                           settings.provider.boot_timeout_s, close=lambda: _close_all(closers))
+                           settings.provider.boot_timeout_s, close=closers.close)
+
+
+def check_runs_workers(settings: Settings) -> None:
+    """A live deployer's provider must run workers on its machines by itself."""
+    if not provider_entry(settings.provider.kind).runs_workers:
+        raise ConfigurationError(
+            f"provider {settings.provider.kind!r} runs no worker on its machines: it is for "
+            f"tests (imgproc.bootstrap.memory); choose one of "
+            f"{', '.join(provider_names(runs_workers=True))}")
 
 
 def run_deployer(settings: Settings, stop: threading.Event) -> int:
+    check_runs_workers(settings)
     log.info("deployer: broker %s, zookeeper %s, provider %s", settings.rabbit.safe_url,
              settings.zk.hosts, settings.provider.kind)
     return build_deployer(settings, stop).run(stop)
@@ -170,15 +184,17 @@ def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None
 
     def lead() -> None:
         s = settings.rabbit
-        bus = RabbitCommandBus(s, role=f"scaler {identifier}")
-        ready, results = RabbitReadyCount(s), RabbitResultFeed(s)
-        try:
+        with ExitStack() as closers:
+            bus = RabbitCommandBus(s, role=f"scaler {identifier}")
+            closers.callback(bus.close)
+            ready = RabbitReadyCount(s)
+            closers.callback(ready.close)
+            results = RabbitResultFeed(s)
+            closers.callback(results.close)
             build_scaler(settings, identifier, registry=ZkMachineRegistry(client, root),
                          config=ZkConfigStore(client, root), status=ZkScalerStatus(client, root),
                          bus=bus, ready=ready, results=results,
                          clock=SystemClock(stop)).lead(chosen, stop)
-        finally:
-            _close_all([bus.close, ready.close, results.close])
 
     threading.Thread(target=cancel_when_stopped, daemon=True).start()
     try:
@@ -195,27 +211,23 @@ def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None
 def connect_plane(settings: Settings, role: str, results_queue: str | None = None,
                   with_tree: bool = False) -> ControlPlane:
     """The live system as an operator's tool reaches it: ZooKeeper and RabbitMQ."""
-    client = connect(settings.zk)
-    closers: list[Callable[[], None]] = [lambda: close_zk(client)]
-    try:
-        root, rabbit = settings.zk.root, settings.rabbit
+    root, rabbit = settings.zk.root, settings.rabbit
+    with opened() as closers:
+        client = closers.enter_context(zk_client(settings))
         tree = ZkTreeSource(client, root) if with_tree else None
         if tree is not None:
-            closers.insert(0, tree.close)
+            closers.callback(tree.close)
         results = RabbitResultFeed(rabbit, queue_name=results_queue, durable=bool(results_queue))
-        closers.insert(0, results.close)
+        closers.callback(results.close)
         commands = RabbitCommandBus(rabbit, role=role)
-        closers.insert(0, commands.close)
+        closers.callback(commands.close)
         ready = RabbitReadyCount(rabbit)
-        closers.insert(0, ready.close)
-    except BaseException:
-        _close_all(closers)
-        raise
+        closers.callback(ready.close)
     return ControlPlane(
         registry=ZkMachineRegistry(client, root), config=ZkConfigStore(client, root),
         status=ZkScalerStatus(client, root), commands=commands, ready=ready, results=results,
         tree=tree, publisher=lambda who: RabbitJobPublisher(rabbit, role=who),
-        close=lambda: _close_all(closers), where=f"{settings.zk.hosts}, {rabbit.safe_url}")
+        close=closers.close, where=settings.zk.hosts)
 
 
 def child_processes(settings: Settings, scaler_identifier: str | None = None) -> list[Component]:
@@ -232,6 +244,8 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
                       components: Sequence[Component] | None = None,
                       clock: Clock | None = None, grace_s: float = 120.0) -> LiveReplay:
     run_id = uuid.uuid4().hex[:8]
+    if components is None:
+        check_runs_workers(settings)
     if plane is None:
         plane = connect_plane(settings, f"replay {run_id}",
                               results_queue=f"{settings.rabbit.results_exchange}.replay-{run_id}")
@@ -271,13 +285,23 @@ def submit_file(settings: Settings, path: Path, speed: float = 1.0,
         publisher.close()
 
 
-def _close_all(closers: Sequence[Callable[[], None]]) -> None:
-    """Call every closer, the first error raised after all have run."""
-    error: BaseException | None = None
-    for close in closers:
-        try:
-            close()
-        except Exception as exc:  # noqa: BLE001 - the others must still close
-            error = error or exc
-    if error is not None:
-        raise error
+@contextmanager
+def opened() -> Iterator[ExitStack]:
+    """What a builder opens, closed in reverse order by the returned stack's ``close``
+    (each closer runs whatever the others raise); if the building fails, closed at once."""
+    closers = ExitStack()
+    try:
+        yield closers
+    except BaseException:
+        closers.close()
+        raise
+
+
+@contextmanager
+def zk_client(settings: Settings) -> Iterator[KazooClient]:
+    """A connected ZooKeeper client, its session ended on exit."""
+    client = connect(settings.zk)
+    try:
+        yield client
+    finally:
+        close_zk(client)

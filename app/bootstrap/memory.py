@@ -5,11 +5,12 @@ to an in-memory broker, registry and provider. The deployer and the scaler are
 in-process components; each machine the in-memory provider starts gets an in-process
 worker (after the provider's boot delay). Every sleep on the clock lets each of them take
 one step, so a :class:`~imgproc.live.replay.LiveReplay` runs whole, in virtual time,
-the same every time: a test of the live system's wiring and decisions with no service.
+with the same timings every time (ids are random): a test of the live system's wiring
+and decisions with no service.
 
-What it does not model: a simulated job takes no virtual time inside its worker's step
-(its result says it finished when it started); the worker then rests for the job's
-service time before it takes another, so capacity is right and latencies are queueing.
+A worker's simulated job is done within one step: the worker's own clock runs ahead by
+the job's service time (so its result says when it would have finished), and the worker
+takes no other job until the shared clock has caught up with it.
 """
 
 from __future__ import annotations
@@ -38,21 +39,28 @@ from imgproc.settings import Settings
 class InProcess:
     """A :class:`~imgproc.core.ports.Component` whose work is a step the clock runs."""
 
-    def __init__(self, name: str, step: Callable[[], None]) -> None:
+    def __init__(self, name: str, step: Callable[[], None],
+                 begin: Callable[[], None] = lambda: None,
+                 end: Callable[[], None] = lambda: None) -> None:
         self.name = name
         self.lines: list[str] = []
-        self._step = step
+        self._step, self._begin, self._end = step, begin, end
         self._running = False
         self._started = False
 
     def start(self) -> None:
-        self._running = self._started = True
+        if not self._running:
+            self._begin()
+            self._running = self._started = True
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
-        self._running = False
+        if self._running:
+            self._running = False
+            self._end()
         return 0
 
     def restart(self) -> None:
+        self.stop()
         self.start()
 
     def state(self) -> str:
@@ -65,19 +73,34 @@ class InProcess:
             self._step()
 
 
+class _WorkerClock:
+    """A worker's view of the shared clock: it runs ahead while the worker does a job."""
+
+    def __init__(self, shared: SteppedClock) -> None:
+        self.shared = shared
+        self.busy_until = shared.now()
+
+    def now(self) -> float:
+        return max(self.shared.now(), self.busy_until)
+
+    def sleep(self, seconds: float) -> None:
+        self.busy_until = self.now() + max(0.0, seconds)
+
+    @property
+    def free(self) -> bool:
+        return self.shared.now() >= self.busy_until
+
+
 class _Machine:
     """An in-process worker on a machine of the in-memory provider."""
 
-    def __init__(self, live: LiveWorker, clock: SteppedClock) -> None:
+    def __init__(self, live: LiveWorker, clock: _WorkerClock, session: MemorySession) -> None:
         self.live = live
         self.clock = clock
-        self.rest_until = 0.0
-
-    def rest(self, seconds: float) -> None:
-        self.rest_until = self.clock.now() + seconds
+        self.session = session
 
     def step(self) -> None:
-        if self.clock.now() >= self.rest_until:
+        if self.clock.free:
             self.live.worker.step(0)
 
 
@@ -95,7 +118,6 @@ class MemorySystem:
         self.provider = MemoryProvider()
         self.machines: dict[str, _Machine] = {}
         self._seen: dict[str, float] = {}
-        self._stop = threading.Event()
         self.deployer = self._deployer()
         self.scaler = self._scaler()
         for step in (self.deployer.step, self.scaler.step, self._workers_step):
@@ -119,15 +141,8 @@ class MemorySystem:
         service = build_deployer(self.settings, registry=self.registry,
                                  bus=self.broker.command_bus(), provider=self.provider,
                                  clock=self.clock, executor=InlineExecutor())
-        begun: list[bool] = []
-
-        def step() -> None:
-            if not begun:
-                service.begin()
-                begun.append(True)
-            service.step(0)
-
-        return InProcess("deployer", step)
+        return InProcess("deployer", lambda: service.step(0), begin=service.begin,
+                         end=service.shutdown)
 
     def _scaler(self) -> InProcess:
         b = self.broker
@@ -144,22 +159,16 @@ class MemorySystem:
             if now - since >= self.settings.provider.boot_delay_s:
                 self.machines[machine_id] = self._boot(machine_id)
         for machine_id in self.machines.keys() - alive:
-            del self.machines[machine_id]
+            self.machines.pop(machine_id).session.close()  # its ephemeral node goes
             self._seen.pop(machine_id, None)
         for machine in list(self.machines.values()):
             machine.step()
 
     def _boot(self, machine_id: str) -> _Machine:
-        machine: _Machine | None = None
-
-        def rest(seconds: float) -> None:
-            assert machine is not None
-            machine.rest(seconds)
-
-        live = build_worker(self.settings, machine_id, self._stop, registry=self.registry,
-                            liveness=MemoryLiveness(self.board, MemorySession()),
+        clock, session = _WorkerClock(self.clock), MemorySession()
+        live = build_worker(self.settings, machine_id, threading.Event(), registry=self.registry,
+                            liveness=MemoryLiveness(self.board, session),
                             source=self.broker.job_source(), sink=self.broker.result_sink(),
-                            clock=self.clock, sleep=rest, address=f"memory://{machine_id}")
-        machine = _Machine(live, self.clock)
+                            clock=clock, sleep=clock.sleep, address=f"memory://{machine_id}")
         live.come_up()
-        return machine
+        return _Machine(live, clock, session)

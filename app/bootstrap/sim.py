@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.metrics.summary import summarize
-from imgproc.core.policies import build_policy, get_spec
+from imgproc.core.policies import build_policy, policy_arguments
 from imgproc.core.sim.simulator import Simulation
 from imgproc.core.trace import Trace
 from imgproc.settings import Settings
@@ -38,15 +38,10 @@ def build_simulation(
 
 
 def policy_params(settings: Settings, name: str, boot_delay_s: float) -> dict:
-    """The policy's parameters: those configured, plus the run's objective and boot delay
-    for a policy that takes them (so that ``--slo`` and ``--boot-delay`` reach it)."""
-    params = dict(settings.policy_params) if name == settings.policy else {}
-    fields = get_spec(name).params.model_fields
-    if "slo_s" in fields:
-        params.setdefault("slo_s", settings.slo_s)
-    if "boot_delay_s" in fields:
-        params.setdefault("boot_delay_s", boot_delay_s)
-    return params
+    """The policy's parameters: those configured (if it is the configured policy), plus the
+    run's objective and boot delay for a policy that takes them."""
+    configured = dict(settings.policy_params) if name == settings.policy else {}
+    return policy_arguments(name, configured, settings.slo_s, boot_delay_s)
 
 
 def summarise_run(settings: Settings, trace: Trace, record: RunRecord) -> RunResult:

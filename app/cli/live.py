@@ -10,6 +10,7 @@ import click
 
 from imgproc.adapters.providers import provider_names
 from imgproc.core.errors import ImgprocError
+from imgproc.core.machines import is_machine_id
 from imgproc.options import parse_params, settings_from_flags
 
 config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
@@ -36,8 +37,15 @@ def _run(component, settings, **kwargs) -> None:
     raise SystemExit(code)
 
 
+def _machine_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not is_machine_id(value):
+        raise click.BadParameter(f"{value!r} could name a path or an option: no '/', no "
+                                 "control characters, not '.' or '..', no leading '-'")
+    return value
+
+
 @click.command()
-@click.option("--machine-id", required=True,
+@click.option("--machine-id", required=True, callback=_machine_id,
               help="The machine this worker is (its registry record).")
 @config_option
 @log_option

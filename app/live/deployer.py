@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from contextlib import ExitStack
 
 from imgproc.core.clock import Clock
 from imgproc.core.deployer import Deployer
@@ -91,14 +92,16 @@ class DeployerService:
         check is due, and publish what changed."""
         self._take_command(wait_s)
         self.acks.flush()
-        if self.clock.now() >= self._next_check:
+        now = self.clock.now()
+        # a check is due, or the clock was set back (by more than an interval)
+        if now >= self._next_check or now < self._next_check - 2 * CHECK_EVERY_S:
             self.deployer.check()
             self._next_check = self.clock.now() + CHECK_EVERY_S
         self.reports.flush()
 
     def run(self, stop: threading.Event) -> int:
-        self.begin()
         try:
+            self.begin()
             while not stop.is_set():
                 self.step(0.2)
         finally:
@@ -107,13 +110,15 @@ class DeployerService:
 
     def shutdown(self) -> None:
         """Leave no half-made machine: starts under way are cut short (and the machines
-        destroyed), commands not begun go back to the queue."""
-        self.provider.interrupt_starts()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        self.acks.flush()
-        self.provider.close()
-        self.reports.flush()
-        self._close()
+        destroyed), commands not begun go back to the queue. Every step is taken, whatever
+        an earlier one raised; the first error is raised at the end."""
+        with ExitStack() as steps:  # run last-in first-out: listed here in reverse
+            steps.callback(self._close)
+            steps.callback(self.reports.flush)
+            steps.callback(self.provider.close)
+            steps.callback(self.acks.flush)
+            steps.callback(self.executor.shutdown, wait=True, cancel_futures=True)
+            steps.callback(self.provider.interrupt_starts)
 
     def _take_command(self, wait_s: float) -> None:
         delivery = self.bus.next_command(wait_s)

@@ -61,6 +61,7 @@ class LiveReplay:
         self.reports: list[StateReport] = []
         self.series = SeriesRecorder(1.0)
         self.submission: TraceSubmission | None = None
+        self._machines_starting = False
 
     def run(self) -> RunRecord:
         plane, s = self.plane, self.settings
@@ -69,6 +70,10 @@ class LiveReplay:
                 raise LiveReplayError(
                     f"machines already recorded under {s.zk.root} on {plane.where}: another "
                     f"fleet is running there; stop it, or clear it with `imgproc zk clear`")
+        except BaseException:
+            plane.close()  # nothing of this run exists yet: nothing else to clean
+            raise
+        try:
             plane.config.write(ScalerConfig(policy=s.policy, params=s.policy_params,
                                             requested_at=self.clock.now()))
             for component in self.components.values():
@@ -78,9 +83,15 @@ class LiveReplay:
             self._teardown()
             return self._record(t0, teardown_at)
         finally:
-            for component in self.components.values():
-                component.stop()
+            self._stop_components()
             self._clean()
+
+    def _stop_components(self) -> None:
+        for component in self.components.values():
+            try:
+                component.stop()
+            except Exception:
+                log.exception("stopping the %s", component.name)
 
     @property
     def submitted(self) -> int:
@@ -109,7 +120,7 @@ class LiveReplay:
                 self._sample(now - t0)
                 if self.tally.completed >= len(expected):
                     break
-                if results or (now < starting_cap and self._machines_starting()):
+                if results or (now < starting_cap and self._machines_starting):
                     deadline = max(deadline, now + self.grace_s)
                 self.clock.sleep(self._pause(now))
         finally:
@@ -121,16 +132,14 @@ class LiveReplay:
         due = self.submission.next_due_at if self.submission else None
         return POLL_S if due is None else max(0.0, min(POLL_S, due - now))
 
-    def _machines_starting(self) -> bool:
-        """Whether a machine is on its way (a VM may take minutes; the deployer fails
-        one that is not running after the boot timeout, so this ends)."""
-        return any(m.state in STARTING for m in self.plane.registry.machines())
-
     def _sample(self, now: float) -> None:
         recorder = self.series
         if recorder.rows["t"] and now - recorder.rows["t"][-1] < 1.0:
             return
         machines = self.plane.registry.machines()
+        # Whether a machine is on its way (a VM may take minutes; the deployer fails one
+        # that is not running after the boot timeout, so this ends); read once a second.
+        self._machines_starting = any(m.state in STARTING for m in machines)
         counts = {state: 0 for state in S}
         for m in machines:
             counts[m.state] += 1
@@ -140,16 +149,17 @@ class LiveReplay:
         if self.on_sample is not None:
             self.on_sample(self.tally.completed, len(self.trace), now)
 
-    def _drain_reports(self) -> None:
-        """Take every state report waiting (the replay is their consumer)."""
-        delivery = self.plane.commands.next_report(0)
+    def _drain_reports(self, wait_s: float = 0.0) -> None:
+        """Take every state report waiting, each wait up to ``wait_s`` for the next (the
+        replay is their consumer)."""
+        delivery = self.plane.commands.next_report(wait_s)
         while delivery is not None:
             try:
                 self.reports.append(StateReport.decode(delivery.body))
             except BadMessage as exc:
                 log.warning("state report dropped: %s", exc)
             delivery.ack()
-            delivery = self.plane.commands.next_report(0)
+            delivery = self.plane.commands.next_report(wait_s)
 
     def _teardown(self) -> None:
         """Stop the scaler, then destroy every machine and wait until all are gone."""
@@ -163,7 +173,7 @@ class LiveReplay:
             log.error("machines still up after teardown: %s", left)
         if "deployer" in self.components:
             self.components["deployer"].stop()
-        self._drain_reports()
+        self._drain_reports(wait_s=0.05)
 
     def _record(self, t0: float, teardown_at: float) -> RunRecord:
         machines = [m for m in self.plane.registry.all_machines() if m.requested_at >= t0 - 1]
@@ -184,7 +194,7 @@ class LiveReplay:
             for machine in plane.registry.all_machines():
                 if machine.state in (S.DESTROYED, S.FAILED):
                     plane.registry.delete(machine.id)
-            self._drain_reports()
+            self._drain_reports(wait_s=0.5)
             plane.results.delete()
         except ImgprocError as exc:
             log.warning("cleaning up the replay's records and queues: %s", exc)

@@ -12,11 +12,10 @@ import logging
 import threading
 import uuid
 
-from imgproc.bootstrap.sim import policy_params
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
 from imgproc.core.messages import ScalerConfig, ScalerStatus
-from imgproc.core.policies import build_policy
+from imgproc.core.policies import build_policy, policy_arguments
 from imgproc.core.ports import ConfigStore, Election, StatusStore
 from imgproc.core.scaler import Scaler
 from imgproc.settings import Settings
@@ -116,11 +115,9 @@ class LiveScaler:
         if self._applied == (config.policy, dict(config.params)):
             return
         try:
-            params = dict(config.params)
-            defaults = policy_params(self.settings.model_copy(update={"policy": config.policy,
-                                     "policy_params": params}), config.policy,
-                                     self.settings.provider.boot_delay_s)
-            self.scaler.set_policy(build_policy(config.policy, defaults))
+            arguments = policy_arguments(config.policy, dict(config.params), self.settings.slo_s,
+                                         self.settings.provider.boot_delay_s)
+            self.scaler.set_policy(build_policy(config.policy, arguments))
         except ImgprocError as exc:
             log.error("config not applied: %s", exc)
             return

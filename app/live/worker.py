@@ -74,7 +74,8 @@ class RegistryProgress:
         self._written_at = self.clock.now()
 
     def job_started(self, job_id: str) -> None:
-        if not self._busy or self.clock.now() - self._written_at >= self.refresh_s:
+        since = self.clock.now() - self._written_at
+        if not self._busy or not 0 <= since < self.refresh_s:  # due, or the clock went back
             self._write(job_id)
         self._busy = True
 

@@ -51,3 +51,16 @@ def get_spec(name: str) -> PolicySpec:
 def build_policy(name: str, params: dict[str, Any] | None = None) -> Policy:
     """A new policy object with validated parameters (defaults for the rest)."""
     return get_spec(name).build(params)
+
+
+def policy_arguments(name: str, params: dict[str, Any], slo_s: float,
+                     boot_delay_s: float) -> dict[str, Any]:
+    """``params``, plus the run's objective and boot delay for a policy that takes them (so
+    that ``--slo`` and ``--boot-delay`` reach it) unless ``params`` sets them."""
+    arguments = dict(params)
+    fields = get_spec(name).params.model_fields
+    if "slo_s" in fields:
+        arguments.setdefault("slo_s", slo_s)
+    if "boot_delay_s" in fields:
+        arguments.setdefault("boot_delay_s", boot_delay_s)
+    return arguments

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from imgproc.core.errors import IllegalTransition
-from imgproc.core.machines import TRANSITIONS, Machine, MachineState, check_transition
+from imgproc.core.machines import (
+    TRANSITIONS,
+    Machine,
+    MachineState,
+    check_transition,
+    is_machine_id,
+)
 
 S = MachineState
 
@@ -63,3 +69,13 @@ def test_a_machine_record_moves_and_keeps_its_history_fields():
     assert running.requested_at == 1.0 and m.state is S.BOOTING
     with pytest.raises(IllegalTransition):
         running.moved_to(S.PREPARING, at=40.0)
+
+
+@pytest.mark.parametrize("text", ["worker-1a2b", "m1", "gpu box", "_w1", "w.1"])
+def test_what_can_be_a_machine_id(text):
+    assert is_machine_id(text)
+
+
+@pytest.mark.parametrize("text", ["", ".", "..", "a/b", "../x", "-x", "a\nb", "w" * 201])
+def test_what_could_name_a_path_or_an_option_is_not_a_machine_id(text):
+    assert not is_machine_id(text)

@@ -61,3 +61,28 @@ def test_vms_get_a_boot_timeout_that_fits_a_vm_unless_one_is_given(monkeypatch):
     assert load_settings(provider={"kind": "vagrant"}).provider.boot_timeout_s == 900.0
     monkeypatch.setenv("IMGPROC_PROVIDER__BOOT_TIMEOUT_S", "450")
     assert load_settings(provider={"kind": "vagrant"}).provider.boot_timeout_s == 450.0
+
+
+def test_a_providers_own_options_come_from_the_file_or_the_environment(tmp_path, monkeypatch):
+    config = tmp_path / "imgproc.toml"
+    config.write_text('[provider]\nkind = "vagrant"\n[provider.options]\nmemory_mb = 2048\n')
+    monkeypatch.setenv("IMGPROC_PROVIDER__OPTIONS__CPUS", "2")
+    settings = load_settings(config)
+    assert settings.provider.options == {"memory_mb": 2048, "cpus": "2"}
+
+
+def test_an_unknown_provider_or_option_is_an_error_that_names_it(monkeypatch):
+    monkeypatch.delenv("IMGPROC_PROVIDER__OPTIONS__CPUS", raising=False)
+    with pytest.raises(ConfigurationError, match="unknown provider 'cloud'; known: local"):
+        load_settings(provider={"kind": "cloud"})
+    with pytest.raises(ConfigurationError, match=r"provider vagrant: options\.memroy_mb"):
+        load_settings(provider={"kind": "vagrant", "options": {"memroy_mb": 1}})
+    with pytest.raises(ConfigurationError, match=r"options\.cpus"):
+        load_settings(provider={"kind": "vagrant", "options": {"cpus": 0}})
+
+
+def test_a_provider_option_set_where_it_used_to_be_says_where_it_goes_now():
+    with pytest.raises(ConfigurationError,
+                       match=r"max_booting: options of provider vagrant, now set under "
+                             r"provider\.options"):
+        load_settings(provider={"kind": "vagrant", "max_booting": 3})

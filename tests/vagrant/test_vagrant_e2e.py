@@ -189,7 +189,7 @@ def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tm
            "IMGPROC_PROVIDER__STATE_DIR": str(state_dir),
            "IMGPROC_PROVIDER__BOOT_TIMEOUT_S": "900",
            "IMGPROC_PROVIDER__DRAIN_TIMEOUT_S": "60",
-           "IMGPROC_PROVIDER__MAX_BOOTING": "2"}
+           "IMGPROC_PROVIDER__OPTIONS__MAX_BOOTING": "2"}
     network_before = _network_exists()
     watch = _Watch(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root)
     watch.start()

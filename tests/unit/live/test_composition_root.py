@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from imgproc.adapters.memory.broker import MemoryBroker
 from imgproc.adapters.memory.executor import InlineExecutor
 from imgproc.adapters.memory.registry import (
@@ -20,9 +22,11 @@ from imgproc.adapters.providers.memory import MemoryProvider
 from imgproc.bootstrap.live import build_deployer, build_live_replay, build_scaler, build_worker
 from imgproc.bootstrap.memory import MemorySystem
 from imgproc.core.clock import ManualClock, SteppedClock
+from imgproc.core.errors import ConfigurationError
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import DeployerCommand, JobMessage
+from imgproc.core.messages import DeployerCommand, JobMessage, StateReport
 from imgproc.core.trace import Job, Trace
+from imgproc.live.replay import LiveReplayError
 from imgproc.settings import Settings
 
 S = MachineState
@@ -108,6 +112,8 @@ def test_a_live_replay_on_memory_adapters_completes_every_job_once_and_cleans_up
     assert replay.tally.duplicates == 0 and replay.tally.failed == 0
     assert record.backend == "live" and len(record.machines) == 2
     assert all(m.ready_at is not None and m.ready_at >= 2.0 for m in record.machines)
+    took = record.jobs.end_s - record.jobs.start_s
+    assert took.min() == pytest.approx(0.4) and took.max() == pytest.approx(0.4)
     assert system.provider.alive() == set() and system.registry.all_machines() == []
     assert system.clock.now() - 1000.0 < 60  # virtual seconds, not a timeout
 
@@ -118,3 +124,23 @@ def test_a_live_replay_on_memory_adapters_is_the_same_every_time():
     assert first.duration_s == second.duration_s
     assert sorted(m.ready_at for m in first.machines) == sorted(m.ready_at for m in second.machines)
     assert first.jobs.end_s.tolist() == second.jobs.end_s.tolist()
+
+
+def test_a_live_run_refuses_a_provider_whose_machines_run_no_worker():
+    with pytest.raises(ConfigurationError, match="provider 'memory' runs no worker"):
+        build_live_replay(settings(), trace())
+
+
+def test_a_refused_replay_leaves_the_fleet_it_found_untouched():
+    s = settings()
+    system = MemorySystem(s, SteppedClock(0.0))
+    system.registry.create(Machine("theirs", S.PREPARING, 0.0, 0.0))
+    system.registry.transition("theirs", S.FAILED, 0.0, "a test")
+    system.broker.command_bus().send_report(StateReport(machine_id="theirs", state="failed",
+                                                        at=0.0))
+    replay = build_live_replay(s, trace(), plane=system.plane(),
+                               components=system.components(), clock=system.clock)
+    with pytest.raises(LiveReplayError, match="machines already recorded"):
+        replay.run()
+    assert [m.id for m in system.registry.all_machines()] == ["theirs"]
+    assert system.broker.command_bus().next_report(0) is not None

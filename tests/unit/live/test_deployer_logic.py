@@ -319,7 +319,7 @@ def test_destroying_a_machine_already_destroyed_changes_nothing(rig):
     assert rig.provider.stopped == ["m1"]
 
 
-@pytest.mark.parametrize("machine_id", ["..", "../victim", "a/b", "", "-x"])
+@pytest.mark.parametrize("machine_id", ["..", "../victim", "a/b", "", "-x", "a\nb"])
 def test_a_command_whose_machine_id_could_name_a_path_is_not_a_command(machine_id):
     body = json.dumps({"command": "destroy", "machine_id": machine_id, "sent_at": 1}).encode()
     with pytest.raises(BadMessage, match="machine_id"):
