@@ -20,12 +20,15 @@ from reaction_report import Rep, print_rep
 
 from imgproc.adapters.processes import ManagedProcess
 from imgproc.adapters.rabbit import RabbitCommandBus, RabbitResultFeed
+from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.adapters.zk.tree import clear
 from imgproc.bootstrap.live import child_environment
+from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import PROVISIONED, MachineState
-from imgproc.core.messages import DeployerCommand, StateReport
+from imgproc.core.messages import StateReport
+from imgproc.live.scaler import new_machine_id
 
 S = MachineState
 GONE = (S.DESTROYED, S.FAILED)
@@ -203,15 +206,9 @@ class Bench:
             self.load.stop()
         self.scaler.stop()
         try:
-            for m in self.registry.machines():
-                if m.state not in (S.DESTROYING, S.DESTROYED):
-                    self.bus.send(DeployerCommand(command="destroy", machine_id=m.id,
-                                                  sent_at=time.time()))
-            deadline = time.monotonic() + self.args.drain_timeout + 30
-            while (self.registry.machines() and time.monotonic() < deadline
-                   and self.deployer.running):
-                time.sleep(0.25)
-            left = [m.id for m in self.registry.machines()]
+            fleet = CommandedFleet(self.registry, self.bus, SystemClock(), new_machine_id)
+            fleet.release_all()
+            left = fleet.wait_until_gone(self.args.drain_timeout + 30, poll_s=0.25)
             if left:
                 problems.append(f"machines not destroyed by the deployer: {left}")
         except Exception as exc:  # noqa: BLE001
