@@ -160,14 +160,32 @@ def run_deployer(settings: Settings, stop: threading.Event) -> int:
 # ---- scaler ------------------------------------------------------------------------------
 
 
-def build_scaler(settings: Settings, identifier: str, *, registry: MachineRegistry,
-                 config: ConfigStore, status: StatusStore, bus: CommandBus, ready: ReadyCount,
-                 results: ResultFeed, clock: Clock) -> LiveScaler:
-    """The leader's loop on these ports (the live ones come from :func:`run_scaler`)."""
+def build_scaler(settings: Settings, identifier: str, stop: threading.Event | None = None, *,
+                 client: KazooClient | None = None, registry: MachineRegistry | None = None,
+                 config: ConfigStore | None = None, status: StatusStore | None = None,
+                 bus: CommandBus | None = None, ready: ReadyCount | None = None,
+                 results: ResultFeed | None = None, clock: Clock | None = None) -> LiveScaler:
+    """The leader's loop; ZooKeeper's ports on ``client`` (or a client of its own)."""
+    root, rabbit = settings.zk.root, settings.rabbit
+    with opened() as closers:
+        if None in (registry, config, status):
+            client = client or closers.enter_context(zk_client(settings))
+        if bus is None:
+            bus = RabbitCommandBus(rabbit, role=f"scaler {identifier}")
+            closers.callback(bus.close)
+        if ready is None:
+            ready = RabbitReadyCount(rabbit)
+            closers.callback(ready.close)
+        if results is None:
+            results = RabbitResultFeed(rabbit)
+            closers.callback(results.close)
+    registry = registry or ZkMachineRegistry(client, root)
+    clock = clock or SystemClock(stop)
     probe = LiveQueueProbe(ready, registry, results)
     fleet = CommandedFleet(registry, bus, clock, new_machine_id)
     scaler = Scaler(build_policy("constantsize"), probe, registry, fleet, clock, settings.scaler)
-    return LiveScaler(settings, identifier, scaler, config, status, clock)
+    return LiveScaler(settings, identifier, scaler, config or ZkConfigStore(client, root),
+                      status or ZkScalerStatus(client, root), clock, close=closers.close)
 
 
 def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None = None,
@@ -183,18 +201,11 @@ def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None
         chosen.cancel()
 
     def lead() -> None:
-        s = settings.rabbit
-        with ExitStack() as closers:
-            bus = RabbitCommandBus(s, role=f"scaler {identifier}")
-            closers.callback(bus.close)
-            ready = RabbitReadyCount(s)
-            closers.callback(ready.close)
-            results = RabbitResultFeed(s)
-            closers.callback(results.close)
-            build_scaler(settings, identifier, registry=ZkMachineRegistry(client, root),
-                         config=ZkConfigStore(client, root), status=ZkScalerStatus(client, root),
-                         bus=bus, ready=ready, results=results,
-                         clock=SystemClock(stop)).lead(chosen, stop)
+        scaler = build_scaler(settings, identifier, stop, client=client)
+        try:
+            scaler.lead(chosen, stop)
+        finally:
+            scaler.close()
 
     threading.Thread(target=cancel_when_stopped, daemon=True).start()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
@@ -67,7 +68,8 @@ class LiveScaler:
     """
 
     def __init__(self, settings: Settings, identifier: str, scaler: Scaler, config: ConfigStore,
-                 status: StatusStore, clock: Clock) -> None:
+                 status: StatusStore, clock: Clock,
+                 close: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.identifier = identifier
         self.scaler = scaler
@@ -77,6 +79,7 @@ class LiveScaler:
         self.pending = PendingConfig()
         self._applied: tuple[str, dict] | None = None
         self._next_round: float | None = None
+        self.close = close
 
     def begin(self) -> None:
         """Apply the stored (or configured) policy and watch for changes."""
