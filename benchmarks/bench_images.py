@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import PIL
+from machine import cpu_model
 from PIL import features
 
 from imgproc.adapters.images import ImageProcessor
@@ -37,14 +38,6 @@ OPS = (Thumbnail(op="thumbnail", size=256), Convert(op="convert", format="jpeg",
 GOAL = 1.5
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def vips_version() -> str:

@@ -14,6 +14,8 @@ import resource
 import time
 from datetime import UTC, datetime
 
+from machine import cpu_model
+
 from imgproc.core.policies import build_policy
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings, Simulation
@@ -40,15 +42,6 @@ def bare_heapq_loop(events: int, seed: int = 1) -> float:
     return time.perf_counter() - start
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

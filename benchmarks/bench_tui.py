@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 import textual
+from machine import cpu_model
 
 from imgproc.adapters.memory.tree import MemoryTree
 from imgproc.adapters.trace_files import write_trace
@@ -189,15 +190,6 @@ async def measure(backend: LoadedBackend, presses: int, idle_s: float) -> dict:
     return results
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def verdict(value: float, goal: float) -> str:

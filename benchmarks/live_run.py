@@ -12,21 +12,11 @@ import os
 import platform
 import signal
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pika
+from machine import cpu_model
 
 from imgproc.settings import Settings, load_settings
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def print_date_and_machine(extra: str = "") -> None:

@@ -34,7 +34,6 @@ from imgproc.adapters.rabbit import (
     RabbitResultSink,
 )
 from imgproc.adapters.system_clock import ScaledSleep, SystemClock
-from imgproc.adapters.trace_files import read_trace
 from imgproc.adapters.zk.browse import ZkTreeSource
 from imgproc.adapters.zk.client import close as close_zk
 from imgproc.adapters.zk.client import connect
@@ -42,6 +41,7 @@ from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.election import ScalerElection
 from imgproc.adapters.zk.liveness import ZkLiveness
 from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.bootstrap.console import load_trace
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
@@ -257,11 +257,10 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
     run_id = uuid.uuid4().hex[:8]
     if components is None:
         check_runs_workers(settings)
+        components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
     if plane is None:
         plane = connect_plane(settings, f"replay {run_id}",
                               results_queue=f"{settings.rabbit.results_exchange}.replay-{run_id}")
-    if components is None:
-        components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
     clock = clock or SystemClock()
     fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
     return LiveReplay(settings, trace, run_id, plane, fleet, components, clock, speed,
@@ -272,14 +271,14 @@ def build_live_console(settings: Settings, start_components: bool = True, *,
                        plane: ControlPlane | None = None,
                        components: Sequence[Component] | None = None,
                        clock: Clock | None = None,
-                       load_trace: Callable[[Path], Trace] | None = None) -> LiveBackend:
+                       traces: Callable[[Path], Trace] = load_trace) -> LiveBackend:
     """The console's backend on the live system; read-only, it starts no child process."""
     plane = plane or connect_plane(settings, "console", with_tree=True)
     clock = clock or SystemClock()
     fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
     backend = LiveBackend(settings, plane, fleet,
                           components if components is not None else child_processes(settings),
-                          clock, load_trace or (lambda path: read_trace(path).trace))
+                          clock, traces)
     if start_components:
         backend.start_components()
     return backend
@@ -288,7 +287,7 @@ def build_live_console(settings: Settings, start_components: bool = True, *,
 def submit_file(settings: Settings, path: Path, speed: float = 1.0,
                 prefix: str = "") -> tuple[Trace, int]:
     """``imgproc submit``: a trace file's jobs onto the jobs queue, on time."""
-    trace = read_trace(path).trace
+    trace = load_trace(path)
     publisher = RabbitJobPublisher(settings.rabbit, role="submit")
     try:
         return trace, submit_trace(trace, publisher, SystemClock(), speed, prefix)

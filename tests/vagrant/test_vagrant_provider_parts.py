@@ -85,18 +85,25 @@ def test_a_service_on_another_host_is_left_alone():
     assert reach_from_guests("10.1.2.3", 5672, "192.168.121.1", []) == ("10.1.2.3", 5672)
 
 
-def test_guest_settings_point_the_worker_at_the_gateway_and_keep_everything_else():
+def _as_guests_see(make_settings) -> tuple[dict, dict, int]:
+    """The guests' settings for the host's ``make_settings(port)``, a local echo server
+    standing for the services at that port; relays closed after."""
     server, port = _echo_server()
     relays: list[TcpRelay] = []
-    settings = {"policy": "slo", "backend": "live", "provider": {"state_dir": "/x"},
-                "rabbit": {"url": f"amqp://guest:p%40ss@127.0.0.1:{port}/%2F", "jobs_queue": "q1"},
-                "zk": {"hosts": f"localhost:{port}", "root": "/imgproc-t"}}
+    settings = make_settings(port)
     try:
-        guest = guest_settings(settings, "127.0.0.4", relays)
+        return settings, guest_settings(settings, "127.0.0.4", relays), port
     finally:
         for relay in relays:
             relay.close()
         server.close()
+
+
+def test_guest_settings_point_the_worker_at_the_gateway_and_keep_everything_else():
+    settings, guest, port = _as_guests_see(lambda port: {
+        "policy": "slo", "backend": "live", "provider": {"state_dir": "/x"},
+        "rabbit": {"url": f"amqp://guest:p%40ss@127.0.0.1:{port}/%2F", "jobs_queue": "q1"},
+        "zk": {"hosts": f"localhost:{port}", "root": "/imgproc-t"}})
     assert guest["rabbit"]["url"] == f"amqp://guest:p%40ss@127.0.0.4:{port}/%2F"
     assert guest["rabbit"]["jobs_queue"] == "q1"
     assert guest["zk"] == {"hosts": f"127.0.0.4:{port}", "root": "/imgproc-t"}
@@ -105,15 +112,7 @@ def test_guest_settings_point_the_worker_at_the_gateway_and_keep_everything_else
 
 
 def test_guest_settings_keep_the_zookeeper_chroot():
-    server, port = _echo_server()
-    relays: list[TcpRelay] = []
-    settings = {"zk": {"hosts": f"127.0.0.1:{port}/team-a"}}
-    try:
-        guest = guest_settings(settings, "127.0.0.4", relays)
-    finally:
-        for relay in relays:
-            relay.close()
-        server.close()
+    _, guest, port = _as_guests_see(lambda port: {"zk": {"hosts": f"127.0.0.1:{port}/team-a"}})
     assert guest["zk"]["hosts"] == f"127.0.0.4:{port}/team-a"
 
 
