@@ -90,7 +90,7 @@ class LiveReplay:
         for component in self.components.values():
             try:
                 component.stop()
-            except Exception:
+            except Exception:  # logged: the others must still stop, and the run be cleaned
                 log.exception("stopping the %s", component.name)
 
     @property
