@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgproc.bootstrap import simulate
+from imgproc.bootstrap.sim import simulate
 from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from imgproc.adapters.trace_files import read_trace
-from imgproc.bootstrap import RunResult, build_simulation, summarise_run
+from imgproc.bootstrap.sim import RunResult, build_simulation, summarise_run
 from imgproc.core.errors import ImgprocError
 from imgproc.core.metrics.summary import demand_and_supply, summarize
 from imgproc.progress import RunProgress

@@ -20,7 +20,7 @@ STAGES = ("wait for delivery", "decode job", "zk: job_started", "execute (0 s)",
 
 
 def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop, out) -> None:
-    """The worker ``bootstrap.live.build_worker`` wires, each port timed (``variant`` applied)."""
+    """The worker ``bootstrap.processes.build_worker`` wires, each port timed (and ``variant``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
     from imgproc.adapters.system_clock import ScaledSleep, SystemClock

@@ -31,7 +31,7 @@ from pipeline_processes import (
 from imgproc.adapters.rabbit import RabbitResultFeed
 from imgproc.adapters.zk.client import connected
 from imgproc.adapters.zk.tree import clear
-from imgproc.bootstrap.live import child_environment
+from imgproc.bootstrap.processes import child_environment
 
 
 @dataclass

@@ -24,7 +24,7 @@ from imgproc.adapters.system_clock import SystemClock
 from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.adapters.zk.tree import clear
-from imgproc.bootstrap.live import child_environment
+from imgproc.bootstrap.processes import child_environment
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import PROVISIONED, MachineState
 from imgproc.core.messages import StateReport

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from imgproc.bootstrap import provider_names
+from imgproc.bootstrap.console import provider_names
 from imgproc.core.errors import ImgprocError
 from imgproc.options import parse_params, run_flags, run_options, settings_from_flags
 from imgproc.settings import Settings

@@ -1,19 +1,9 @@
 """The composition root: every component built from the settings, adapters chosen here.
 
-``sim`` builds simulated runs; ``live`` the live system's processes and the operator's
-tools (live replay, console), each adapter a keyword argument whose default is the real
-one; ``memory`` the live system on in-memory adapters and a stepped clock (tests,
-demos); ``console`` picks the console's backend. Nothing is built at import time.
+``sim`` builds simulated runs; ``processes`` the live system's worker, deployer and
+scaler; ``live`` the operator's tools on it (live replay, console backend); ``memory``
+the live system on in-memory adapters and a stepped clock (tests, demos); ``console``
+picks the console's backend. Each adapter is a keyword argument whose default is the
+real one. Nothing is built at import time, and importing one module does not import the
+others (a worker starts on every scale-up).
 """
-
-from imgproc.adapters.providers import provider_names
-from imgproc.bootstrap.sim import (
-    RunResult,
-    build_simulation,
-    policy_params,
-    simulate,
-    summarise_run,
-)
-
-__all__ = ["RunResult", "build_simulation", "policy_params", "provider_names", "simulate",
-           "summarise_run"]

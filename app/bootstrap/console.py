@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from imgproc.adapters.memory.tree import MemoryTree, RunMirror
+from imgproc.adapters.providers import provider_names
 from imgproc.adapters.trace_files import read_trace
 from imgproc.core.addresses import parse_zk_hosts
 from imgproc.core.errors import ImgprocError
@@ -17,6 +18,8 @@ from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 from imgproc.tui.model import ConsoleBackend
 from imgproc.tui.sim_backend import DEFAULT_SPEED, MirrorFactory, SimBackend
+
+__all__ = ["build_sim_console", "open_console", "provider_names", "service_addresses"]
 
 PROBE_TIMEOUT_S = 0.5
 NO_SERVICE = "no service reachable: running on the simulator"

@@ -1,6 +1,6 @@
 """The live system on in-memory adapters, played on one thread by a stepped clock.
 
-The same deployer, scaler and worker code as live, wired by ``imgproc.bootstrap.live``
+The same deployer, scaler and worker code as live, wired by ``imgproc.bootstrap.processes``
 to an in-memory broker, registry and provider. The deployer and the scaler are
 in-process components; each machine the in-memory provider starts gets an in-process
 worker (after the provider's boot delay). Every sleep on the clock lets each of them take
@@ -29,7 +29,7 @@ from imgproc.adapters.memory.registry import (
     MemoryWorkerBoard,
 )
 from imgproc.adapters.providers.memory import MemoryProvider
-from imgproc.bootstrap.live import build_deployer, build_scaler, build_worker
+from imgproc.bootstrap.processes import build_deployer, build_scaler, build_worker
 from imgproc.core.clock import SteppedClock
 from imgproc.core.ports import ControlPlane
 from imgproc.live.worker import LiveWorker

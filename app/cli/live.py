@@ -51,7 +51,7 @@ def _machine_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str
 @log_option
 def worker(machine_id, config, log_level) -> None:
     """Serve jobs from the queue until SIGTERM (finishing the current job)."""
-    from imgproc.bootstrap.live import run_worker
+    from imgproc.bootstrap.processes import run_worker
 
     _setup_logging(log_level)
     _run(run_worker, settings_from_flags(config), machine_id=machine_id)
@@ -67,7 +67,7 @@ def worker(machine_id, config, log_level) -> None:
 @log_option
 def deployer(provider, boot_delay_s, config, log_level) -> None:
     """Start and stop machines on command, keeping the registry true."""
-    from imgproc.bootstrap.live import run_deployer
+    from imgproc.bootstrap.processes import run_deployer
 
     _setup_logging(log_level)
     settings = settings_from_flags(config,
@@ -85,7 +85,7 @@ def deployer(provider, boot_delay_s, config, log_level) -> None:
 @log_option
 def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
     """Decide the fleet's size every interval; only the elected scaler acts."""
-    from imgproc.bootstrap.live import run_scaler
+    from imgproc.bootstrap.processes import run_scaler
 
     _setup_logging(log_level)
     settings = settings_from_flags(config, policy=policy,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imgproc.adapters.trace_files import read_trace
-from imgproc.bootstrap import simulate
+from imgproc.bootstrap.sim import simulate
 from imgproc.core.policies import policy_names
 from imgproc.settings import Settings
 

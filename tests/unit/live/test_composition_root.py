@@ -19,8 +19,9 @@ from imgproc.adapters.memory.registry import (
     MemoryWorkerBoard,
 )
 from imgproc.adapters.providers.memory import MemoryProvider
-from imgproc.bootstrap.live import build_deployer, build_live_replay, build_scaler, build_worker
+from imgproc.bootstrap.live import build_live_replay
 from imgproc.bootstrap.memory import MemorySystem
+from imgproc.bootstrap.processes import build_deployer, build_scaler, build_worker
 from imgproc.core.clock import ManualClock, SteppedClock
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.machines import Machine, MachineState
