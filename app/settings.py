@@ -28,6 +28,7 @@ from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
 from imgproc.core.validation import describe_errors
+from imgproc.core.worker import DEFAULT_MAX_JOB_S
 
 
 class WorkerSettings(BaseModel):
@@ -39,6 +40,9 @@ class WorkerSettings(BaseModel):
     output_root: Path = Field(
         default=Path("output"), description="job output paths are relative to this")
     max_pixels: int = Field(default=50_000_000, gt=0, description="larger images fail the job")
+    max_job_s: float = Field(
+        default=DEFAULT_MAX_JOB_S, gt=0, allow_inf_nan=False,
+        description="a job still running after this many seconds fails; the worker goes on")
 
 
 class Settings(BaseSettings):

@@ -65,6 +65,9 @@ def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop,
             jobs[0] += 1
             return TimedDelivery(d)
 
+        def keep_alive(self):
+            timed("keep alive", self._s.keep_alive)()
+
     class UnconfirmedSink:
         """The result published on a channel without confirms (what-if only)."""
 

@@ -77,3 +77,13 @@ class UnknownPolicy(ConfigurationError):
         self.name = name
         self.known = known
         super().__init__(f"unknown policy '{name}'; known policies: {', '.join(known)}")
+
+
+class JobTooLong(ImgprocError):
+    """A job ran past the worker's maximum job time (``worker.max_job_s``)."""
+
+    def __init__(self, job_id: str, max_job_s: float) -> None:
+        self.job_id = job_id
+        self.max_job_s = max_job_s
+        super().__init__(f"job {job_id} ran past the maximum job time of {max_job_s:g} s "
+                         f"(setting worker.max_job_s); it was abandoned")

@@ -86,6 +86,11 @@ class JobSource(Protocol):
         """The next job, or None if none arrived within ``timeout_s``."""
         ...
 
+    def keep_alive(self) -> None:
+        """Service the connection (heartbeats) while a job is worked on, taking no job:
+        called about every second from the thread that took the delivery."""
+        ...
+
     def close(self) -> None: ...
 
 

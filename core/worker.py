@@ -5,6 +5,12 @@ after the result has been confirmed by the broker. A worker that dies before
 that leaves the job unacknowledged, and the broker redelivers it. A message
 that cannot be decoded goes to the dead-letter queue instead of bouncing
 forever. A job that fails is reported as failed and the worker carries on.
+
+A job is worked on by a runner (a thread of its own, live) while the loop's thread
+keeps the source's connection alive (:meth:`JobSource.keep_alive`): without that,
+a job longer than two broker heartbeats loses its connection, and the broker hands
+it out again, for ever. A job past ``max_job_s`` fails with a clear error and the
+worker goes on; its thread is left to end by itself (a thread cannot be killed).
 """
 
 from __future__ import annotations
@@ -12,15 +18,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import Protocol
 
 from imgproc.core.clock import Clock
-from imgproc.core.errors import ImgprocError
+from imgproc.core.errors import ImgprocError, JobTooLong
+from imgproc.core.executors import InlineExecutor
 from imgproc.core.messages import BadMessage, JobMessage, ResultMessage
 from imgproc.core.ports import Delivery, JobSource, ResultSink
 
 log = logging.getLogger(__name__)
+DEFAULT_MAX_JOB_S = 3600.0
+KEEP_ALIVE_EVERY_S = 1.0
 
 
 class JobExecutor(Protocol):
@@ -32,13 +42,19 @@ class JobExecutor(Protocol):
 
 
 class SimulatedWork:
-    """The seed's ``simulate`` operation: wait the recorded service time."""
+    """The seed's ``simulate`` operation: wait the recorded service time, at most
+    ``max_job_s`` (past it the job fails, as a real one would)."""
 
-    def __init__(self, sleep: Callable[[float], None]) -> None:
+    def __init__(self, sleep: Callable[[float], None],
+                 max_job_s: float = DEFAULT_MAX_JOB_S) -> None:
         self.sleep = sleep
+        self.max_job_s = max_job_s
 
     def execute(self, job: JobMessage) -> None:
-        self.sleep(job.service_s or 0.0)
+        service_s = job.service_s or 0.0
+        self.sleep(min(service_s, self.max_job_s))
+        if service_s > self.max_job_s:
+            raise JobTooLong(job.job_id, self.max_job_s)
 
 
 class ProgressListener(Protocol):
@@ -72,6 +88,9 @@ class Worker:
         simulated_work: JobExecutor,
         clock: Clock,
         listener: ProgressListener | None = None,
+        *,
+        runner: Executor | None = None,
+        max_job_s: float = DEFAULT_MAX_JOB_S,
     ) -> None:
         self.worker_id = worker_id
         self.source = source
@@ -80,6 +99,8 @@ class Worker:
         self.simulated_work = simulated_work
         self.clock = clock
         self.listener = listener
+        self.runner = runner or InlineExecutor()
+        self.max_job_s = max_job_s
         self.counters = WorkerCounters()
 
     def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
@@ -126,8 +147,13 @@ class Worker:
 
     def _execute(self, job: JobMessage) -> str | None:
         executor = self.image_work if job.ops else self.simulated_work
+        future = self.runner.submit(executor.execute, job)
+        if not self._wait_keeping_alive(future):
+            exc = JobTooLong(job.job_id, self.max_job_s)
+            log.warning("%s", exc)
+            return str(exc)
         try:
-            executor.execute(job)
+            future.result()
         except ImgprocError as exc:
             log.info("job %s failed: %s", job.job_id, exc)
             return str(exc)
@@ -135,3 +161,15 @@ class Worker:
             log.exception("job %s failed unexpectedly", job.job_id)
             return f"{type(exc).__name__}: {exc}"
         return None
+
+    def _wait_keeping_alive(self, future: Future) -> bool:
+        """Wait for ``future`` while the source's connection stays alive; False past the
+        job's maximum time."""
+        deadline = self.clock.now() + self.max_job_s
+        while not future.done():
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:
+                return False
+            wait([future], timeout=min(remaining, KEEP_ALIVE_EVERY_S))
+            self.source.keep_alive()
+        return True

@@ -25,9 +25,15 @@ from imgproc.adapters.memory.broker_views import (
     MemoryJobSource,
     MemoryReadyCount,
     MemoryResultFeed,
+    MemoryResultLookup,
     MemoryResultSink,
 )
-from imgproc.adapters.rabbit.consumer import MAX_REASON_CHARS, REASON_HEADER, SOURCE_HEADER
+from imgproc.adapters.rabbit.consumer import (
+    MAX_REASON_CHARS,
+    REASON_HEADER,
+    SOURCE_HEADER,
+    delivery_limit_reason,
+)
 from imgproc.adapters.rabbit.errors import AlreadySettled, BrokerRejected
 from imgproc.adapters.rabbit.settings import RabbitSettings
 
@@ -42,6 +48,7 @@ class _Message:
     message_id: str | None
     headers: dict[str, object]
     redelivered: bool = False
+    deliveries: int = 0
 
 
 class MemoryBroker:
@@ -53,7 +60,7 @@ class MemoryBroker:
         self._cond = threading.Condition()
         self._queues: dict[str, deque[_Message]] = {
             q: deque() for q in (s.jobs_queue, s.dead_letter_queue, s.deployer_queue,
-                                 s.callback_queue)}
+                                 s.callback_queue, s.unclaimed_results_queue)}
         self._bound: set[str] = set()
         self._consumers: dict[str, list[MemoryConsumer]] = {}
 
@@ -79,6 +86,14 @@ class MemoryBroker:
     def ready_count(self, queue: str | None = None) -> MemoryReadyCount:
         return MemoryReadyCount(self, queue or self.settings.jobs_queue)
 
+    def result_lookup(self) -> MemoryResultLookup:
+        return MemoryResultLookup(self)
+
+    def unclaimed_results(self) -> list[bytes]:
+        """The results nobody was listening for, left in place."""
+        with self._cond:
+            return [m.body for m in self._queues[self.settings.unclaimed_results_queue]]
+
     def command_bus(self) -> MemoryCommandBus:
         return MemoryCommandBus(self)
 
@@ -91,8 +106,11 @@ class MemoryBroker:
             self.dispatch(queue)
 
     def fanout(self, body: bytes, message_id: str) -> None:
-        """A copy of ``body`` to every queue bound to the results exchange."""
+        """A copy of ``body`` to every queue bound to the results exchange; to the unclaimed
+        results when none is."""
         with self._cond:
+            if not self._bound:
+                self.publish(self.settings.unclaimed_results_queue, body, message_id)
             for name in self._bound:
                 self._queues[name].append(_Message(body, message_id, {}))
                 self.dispatch(name)
@@ -126,9 +144,22 @@ class MemoryBroker:
         queue = self._queues.get(consumer.queue)
         if queue is not None:
             for message in reversed(returned):
+                if self._past_delivery_limit(consumer.queue, message):
+                    self.dead_letter(consumer.queue, message,
+                                      delivery_limit_reason(self.settings.delivery_limit))
+                    continue
                 message.redelivered = True
                 queue.appendleft(message)
         self.dispatch(consumer.queue)
+
+    def _past_delivery_limit(self, queue: str, message: _Message) -> bool:
+        """The jobs queue, as the quorum queue does, gives a message up after its limit."""
+        return queue == self.settings.jobs_queue and \
+            message.deliveries > self.settings.delivery_limit
+
+    def dead_letter(self, queue: str, message: _Message, reason: str) -> None:
+        headers = {**message.headers, REASON_HEADER: reason, SOURCE_HEADER: queue}
+        self.publish(self.settings.dead_letter_queue, message.body, message.message_id, headers)
 
     def dispatch(self, queue: str) -> None:
         """Push waiting messages, round robin, to the consumers with room (under the lock)."""
@@ -205,6 +236,7 @@ class MemoryConsumer:
     def push(self, message: _Message) -> None:
         """Called by the broker, under its lock."""
         tag = next(self._tags)
+        message.deliveries += 1
         self._unacked[tag] = message
         self._pushed.append(tag)
 
@@ -233,10 +265,7 @@ class MemoryConsumer:
                             "redelivered", tag, self.queue)
                 return
             if dead_reason is not None:
-                headers = {**message.headers, REASON_HEADER: dead_reason,
-                           SOURCE_HEADER: self.queue}
-                self._broker.publish(self._broker.settings.dead_letter_queue, message.body,
-                                     message.message_id, headers)
+                self._broker.dead_letter(self.queue, message, dead_reason)
             self._broker.dispatch(self.queue)
 
     def close(self) -> None:

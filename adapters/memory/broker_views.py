@@ -60,6 +60,9 @@ class MemoryJobSource:
     def next_delivery(self, timeout_s: float) -> MemoryDelivery | None:
         return self._consumer.next(timeout_s)
 
+    def keep_alive(self) -> None:
+        """Nothing to keep alive: a memory broker has no connection to lose."""
+
     def close(self) -> None:
         self._consumer.close()
 
@@ -146,3 +149,17 @@ class MemoryCommandBus(_Closable):
         for consumer in (self._commands, self._reports):
             if consumer is not None:
                 consumer.close()
+
+
+class MemoryResultLookup:
+    """Finds results nobody was listening for, by job id, as the RabbitMQ lookup does."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self._broker = broker
+
+    def find(self, job_id: str) -> list[ResultMessage]:
+        return [r for r in map(ResultMessage.decode, self._broker.unclaimed_results())
+                if r.job_id == job_id]
+
+    def close(self) -> None:
+        """Nothing to release; here for symmetry with the RabbitMQ adapter."""

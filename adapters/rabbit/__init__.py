@@ -14,11 +14,12 @@ from imgproc.adapters.rabbit.errors import (
     BrokerUnavailable,
 )
 from imgproc.adapters.rabbit.jobs import RabbitJobPublisher, RabbitJobSource, RabbitReadyCount
-from imgproc.adapters.rabbit.results import RabbitResultFeed, RabbitResultSink
+from imgproc.adapters.rabbit.results import RabbitResultFeed, RabbitResultLookup, RabbitResultSink
 from imgproc.adapters.rabbit.settings import RabbitSettings, redacted
 
 __all__ = [
     "REASON_HEADER", "AlreadySettled", "BrokerError", "BrokerRejected", "BrokerUnavailable",
     "RabbitCommandBus", "RabbitDelivery", "RabbitJobPublisher", "RabbitJobSource",
-    "RabbitReadyCount", "RabbitResultFeed", "RabbitResultSink", "RabbitSettings", "redacted",
+    "RabbitReadyCount", "RabbitResultFeed", "RabbitResultLookup", "RabbitResultSink",
+    "RabbitSettings", "redacted",
 ]

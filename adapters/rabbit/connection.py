@@ -27,11 +27,13 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_never,
     wait_exponential,
 )
 
 from imgproc.adapters.rabbit.errors import BrokerRejected, describe, is_retryable, translate
 from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.rabbit.topology import declare_topology
 from imgproc.core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -39,18 +41,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Setup = Callable[[BlockingChannel], None]
 PERSISTENT = pika.DeliveryMode.Persistent
-
-
-def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> None:
-    """Declare every durable queue and exchange; harmless when they exist with these arguments."""
-    channel.queue_declare(settings.dead_letter_queue, durable=True)
-    channel.queue_declare(settings.jobs_queue, durable=True, arguments={
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": settings.dead_letter_queue,
-    })
-    channel.exchange_declare(settings.results_exchange, exchange_type="fanout", durable=True)
-    channel.queue_declare(settings.deployer_queue, durable=True)
-    channel.queue_declare(settings.callback_queue, durable=True)
 
 
 def enable_confirms(channel: BlockingChannel) -> None:
@@ -89,8 +79,9 @@ class RabbitLink:
         if self._closed:
             raise BrokerRejected(doing, self.settings.safe_url,
                                  f"{self.connection_name} was closed")
+        attempts = self.settings.connect_attempts
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.connect_attempts),
+            stop=stop_never if attempts is None else stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self.settings.backoff_s,
                                   max=self.settings.max_backoff_s),
             retry=retry_if_exception(is_retryable),
@@ -130,6 +121,18 @@ class RabbitLink:
         self.run(doing, lambda ch: ch.basic_publish(exchange, routing_key, body, props,
                                                     mandatory=mandatory))
 
+    def keep_alive(self, doing: str) -> None:
+        """Send due heartbeats and take in what the broker sent, without waiting and without
+        reconnecting: a delivery in hand can only be settled on its own connection."""
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return
+        try:
+            channel.connection.process_data_events(time_limit=0)
+        except (pex.AMQPError, OSError) as exc:
+            log.warning("%s failed (%s); the broker will redeliver", doing, describe(exc))
+            self._drop()
+
     def wait(self, doing: str, seconds: float) -> None:
         """Let the broker push deliveries to this link's consumers for up to ``seconds``."""
         self.run(doing, lambda ch: ch.connection.process_data_events(time_limit=max(seconds, 0)))
@@ -160,18 +163,22 @@ class RabbitLink:
         log.info("%s to %s as %s", verb, self.settings.safe_url, self.connection_name)
         return channel
 
-    def _parameters(self) -> pika.URLParameters:
+    def _parameters(self) -> list[pika.URLParameters]:
+        """One set of parameters per broker of ``url``: pika tries them in order."""
         s = self.settings
         try:
-            params = pika.URLParameters(s.url)
+            every = [pika.URLParameters(url) for url in s.urls]
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(f"broker url {s.safe_url}: {type(exc).__name__}") from None
-        params.client_properties = {"connection_name": self.connection_name}
-        params.heartbeat = s.heartbeat_s
-        params.socket_timeout = s.socket_timeout_s
-        params.blocked_connection_timeout = s.blocked_timeout_s
-        params.connection_attempts = 1
-        return params
+        if not every:
+            raise ConfigurationError("broker url is empty: give at least one amqp:// address")
+        for params in every:
+            params.client_properties = {"connection_name": self.connection_name}
+            params.heartbeat = s.heartbeat_s
+            params.socket_timeout = s.socket_timeout_s
+            params.blocked_connection_timeout = s.blocked_timeout_s
+            params.connection_attempts = 1
+        return every
 
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
@@ -184,13 +191,15 @@ class RabbitLink:
     def _log_retry(self, doing: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s on %s failed (%s); retrying in %.1fs (try %d of %d)", doing,
+        attempts = self.settings.connect_attempts
+        log.warning("%s on %s failed (%s); retrying in %.1fs (try %d of %s)", doing,
                     self.settings.safe_url, describe(exc) if exc else "?", wait,
-                    state.attempt_number + 1, self.settings.connect_attempts)
+                    state.attempt_number + 1, "unlimited" if attempts is None else attempts)
 
     def _password(self) -> str | None:
+        """The first broker's password, to scrub from error texts."""
         try:
-            password = urlsplit(self.settings.url).password
+            password = urlsplit(self.settings.urls[0]).password if self.settings.urls else None
         except ValueError:
             return None
         return unquote(password) if password else None

@@ -29,6 +29,7 @@ from imgproc.adapters.rabbit.errors import AlreadySettled
 log = logging.getLogger(__name__)
 
 REASON_HEADER = "x-imgproc-reason"
+DEATH_HEADER = "x-death"
 SOURCE_HEADER = "x-imgproc-queue"
 MAX_REASON_CHARS = 2000
 
@@ -49,8 +50,7 @@ class RabbitDelivery:
     @property
     def reason(self) -> str | None:
         """Why it was dead-lettered, for a message read from the dead-letter queue."""
-        value = self.headers.get(REASON_HEADER)
-        return value.decode() if isinstance(value, bytes) else value  # type: ignore[return-value]
+        return dead_letter_reason(self.headers, self._consumer.delivery_limit)
 
     def ack(self) -> None:
         self._settle_once()
@@ -66,6 +66,27 @@ class RabbitDelivery:
         self._settled = True
 
 
+def delivery_limit_reason(delivery_limit: int) -> str:
+    """The reason of a job the broker dead-lettered at its delivery limit."""
+    return (f"delivery limit reached: handed out {delivery_limit + 1} times and never "
+            f"settled (its worker died or lost its connection every time)")
+
+
+def dead_letter_reason(headers: dict[str, object], delivery_limit: int) -> str | None:
+    """imgproc's own reason, or the broker's (``x-death``) said in imgproc's words."""
+    value = headers.get(REASON_HEADER)
+    if value is not None:
+        return value.decode() if isinstance(value, bytes) else str(value)
+    deaths = headers.get(DEATH_HEADER)
+    if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
+        return None
+    reason = deaths[0].get("reason")
+    reason = reason.decode() if isinstance(reason, bytes) else str(reason)
+    if reason == "delivery_limit":
+        return delivery_limit_reason(delivery_limit)
+    return f"dead-lettered by the broker: {reason}"
+
+
 class QueueConsumer:
     """Buffers what the broker pushes from ``queue`` (at most ``prefetch`` unsettled)."""
 
@@ -74,6 +95,7 @@ class QueueConsumer:
         self._link = link
         self._queue = queue
         self._prefetch = prefetch
+        self.delivery_limit = link.settings.delivery_limit
         self._dead_letter_queue = dead_letter_queue
         self._buffer: deque[RabbitDelivery] = deque()
         self._subscribed_generation = 0

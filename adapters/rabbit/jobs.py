@@ -74,6 +74,9 @@ class RabbitJobSource:
     def next_delivery(self, timeout_s: float) -> RabbitDelivery | None:
         return self._consumer.next(timeout_s)
 
+    def keep_alive(self) -> None:
+        self._link.keep_alive("keeping the connection alive during a job")
+
     def close(self) -> None:
         self._link.close()
 

@@ -7,18 +7,23 @@ results from the moment it is made, and misses those sent while it was away
 outlives the feed, so a replay that must count every result misses none; it
 calls :meth:`RabbitResultFeed.delete` when done. A result that does not decode
 is logged and dropped: results are reports, the jobs queue holds the work.
+
+A result is never confirmed and lost: it is published ``mandatory``, and one that no
+queue is bound to receive (nothing was listening) goes to the durable unclaimed-results
+queue instead, where :class:`RabbitResultLookup` finds it by job id.
 """
 
 from __future__ import annotations
 
 import logging
 
+import pika.exceptions as pex
 from pika.adapters.blocking_connection import BlockingChannel
 
-from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
+from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms, message_properties
 from imgproc.adapters.rabbit.consumer import QueueConsumer
 from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.core.messages import ResultMessage
+from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
 
 log = logging.getLogger(__name__)
@@ -30,12 +35,22 @@ class RabbitResultSink:
 
     def __init__(self, settings: RabbitSettings) -> None:
         self._exchange = settings.results_exchange
+        self._unclaimed = settings.unclaimed_results_queue
         self._link = RabbitLink(settings, "result-sink", [enable_confirms])
         self._link.run("declaring the topology", lambda _ch: None)
+        self.unclaimed = 0
 
     def publish_result(self, result: ResultMessage) -> None:
-        self._link.publish(f"publishing the result of job {result.job_id}", self._exchange, "",
-                           result.encode(), message_id=result.job_id, mandatory=False)
+        body, props = result.encode(), message_properties(result.job_id)
+
+        def publish(channel: BlockingChannel) -> None:
+            try:
+                channel.basic_publish(self._exchange, "", body, props, mandatory=True)
+            except pex.UnroutableError:
+                channel.basic_publish("", self._unclaimed, body, props, mandatory=True)
+                self.unclaimed += 1
+
+        self._link.run(f"publishing the result of job {result.job_id}", publish)
 
     def close(self) -> None:
         self._link.close()
@@ -79,3 +94,35 @@ class RabbitResultFeed:
             declared = channel.queue_declare(self._requested, exclusive=True, auto_delete=True)
             self._queue = declared.method.queue
         channel.queue_bind(self._queue, self._exchange)
+
+
+class RabbitResultLookup:
+    """Finds results that nothing was listening for, by job id, leaving them in place."""
+
+    def __init__(self, settings: RabbitSettings) -> None:
+        self._queue = settings.unclaimed_results_queue
+        self._link = RabbitLink(settings, "result-lookup")
+
+    def find(self, job_id: str) -> list[ResultMessage]:
+        """Every unclaimed result of ``job_id`` (a job done twice has two)."""
+        return [r for r in self._link.run(f"reading {self._queue}", self._peek_all)
+                if r.job_id == job_id]
+
+    def close(self) -> None:
+        self._link.close()
+
+    def _peek_all(self, channel: BlockingChannel) -> list[ResultMessage]:
+        """Every message of the queue, given back (unacknowledged) when the channel closes."""
+        peeked = channel.connection.channel()
+        found: list[ResultMessage] = []
+        try:
+            method, _props, body = peeked.basic_get(self._queue)
+            while method is not None:
+                try:
+                    found.append(ResultMessage.decode(body))
+                except BadMessage as exc:
+                    log.warning("an unreadable result in %s: %s", self._queue, exc)
+                method, _props, body = peeked.basic_get(self._queue)
+        finally:
+            peeked.close()
+        return found

@@ -3,6 +3,9 @@
 :class:`RabbitSettings` is a plain frozen model: it reads no environment. The
 application's settings build it; tests build it directly.
 
+Several brokers (a cluster): ``url`` may list several AMQP URLs separated by commas;
+a connection goes to the first that answers, and a reconnect tries them all again.
+
 Isolation: the vhost is the path of ``url`` (``%2F`` is the default vhost
 ``/``), and :meth:`RabbitSettings.isolated` gives a copy whose every queue and
 exchange name carries a prefix, so two runs can share one broker and vhost
@@ -16,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME_FIELDS = ("jobs_queue", "dead_letter_queue", "results_exchange",
-               "deployer_queue", "callback_queue")
+               "deployer_queue", "callback_queue", "unclaimed_results_queue")
 
 
 class RabbitSettings(BaseModel):
@@ -33,25 +36,43 @@ class RabbitSettings(BaseModel):
     heartbeat_s: int = Field(default=30, ge=0, description="AMQP heartbeat; 0 disables it")
     socket_timeout_s: float = Field(default=5.0, gt=0)
     blocked_timeout_s: float = Field(default=60.0, gt=0, description="give up on a blocked broker")
-    connect_attempts: int = Field(default=8, ge=1, description="tries per operation, the first too")
+    connect_attempts: int | None = Field(
+        default=8, ge=1, description="tries per operation, the first too; none: never give up")
     backoff_s: float = Field(default=0.2, ge=0, description="first wait between tries, doubling")
     max_backoff_s: float = Field(default=5.0, ge=0)
     feed_prefetch: int = Field(default=200, ge=1, description="results in flight to one feed")
+    delivery_limit: int = Field(
+        default=3, ge=1, le=1000,
+        description="a job handed out this many times more (its worker died each time) is "
+                    "dead-lettered")
+    unclaimed_results_queue: str = Field(
+        default="imgproc.results.unclaimed",
+        description="where a result goes when no result queue is bound to the exchange")
+
+    @property
+    def urls(self) -> list[str]:
+        """Every broker address in ``url``, in order."""
+        return [u.strip() for u in self.url.split(",") if u.strip()]
+
+    def enduring(self) -> RabbitSettings:
+        """A copy that retries through a broker outage of any length: for the long-running
+        processes (worker, deployer, scaler), which have nothing better to do."""
+        return self.model_copy(update={"connect_attempts": None})
 
     @property
     def safe_url(self) -> str:
         """The URL with its password hidden: the only form of it that may be logged."""
-        return redacted(self.url)
+        return ",".join(redacted(u) for u in self.urls) or redacted(self.url)
 
     def isolated(self, prefix: str) -> RabbitSettings:
         """A copy whose every queue and exchange name starts with ``prefix``."""
         return self.model_copy(update={f: prefix + getattr(self, f) for f in NAME_FIELDS})
 
     def with_vhost(self, vhost: str) -> RabbitSettings:
-        """A copy that connects to ``vhost`` on the same broker."""
-        parts = urlsplit(self.url)
+        """A copy that connects to ``vhost`` on the same broker (every one of a cluster)."""
         path = "/" + vhost.replace("/", "%2F")
-        return self.model_copy(update={"url": urlunsplit(parts._replace(path=path))})
+        urls = [urlunsplit(urlsplit(u)._replace(path=path)) for u in self.urls]
+        return self.model_copy(update={"url": ",".join(urls)})
 
 
 def redacted(url: str) -> str:

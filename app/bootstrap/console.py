@@ -41,9 +41,9 @@ def build_sim_console(settings: Settings, trace: Path | None, notice: str | None
 
 
 def service_addresses(settings: Settings) -> list[tuple[str, int]]:
-    """RabbitMQ's host and port, then each ZooKeeper server's."""
-    rabbit = urlsplit(settings.rabbit.url)
-    found = [(rabbit.hostname or "127.0.0.1", rabbit.port or 5672)]
+    """Each RabbitMQ node's host and port, then each ZooKeeper server's."""
+    brokers = [urlsplit(url) for url in settings.rabbit.urls]
+    found = [(b.hostname or "127.0.0.1", b.port or 5672) for b in brokers]
     return found + list(parse_zk_hosts(settings.zk.hosts).servers)
 
 

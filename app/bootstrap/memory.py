@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 
 from imgproc.adapters.memory.broker import MemoryBroker
-from imgproc.adapters.memory.executor import InlineExecutor
 from imgproc.adapters.memory.registry import (
     MemoryConfigStore,
     MemoryLiveness,
@@ -31,6 +30,7 @@ from imgproc.adapters.memory.registry import (
 from imgproc.adapters.providers.memory import MemoryProvider
 from imgproc.bootstrap.processes import build_deployer, build_scaler, build_worker
 from imgproc.core.clock import SteppedClock
+from imgproc.core.executors import InlineExecutor
 from imgproc.core.ports import ControlPlane
 from imgproc.live.worker import LiveWorker
 from imgproc.settings import Settings

@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from kazoo.client import KazooClient
 
 from imgproc.adapters.images import ImageProcessor
+from imgproc.adapters.job_threads import ThreadPerJob
 from imgproc.adapters.providers import build_provider, provider_names
 from imgproc.adapters.providers.environment import environment_with
 from imgproc.adapters.providers.registry import provider_entry
@@ -95,8 +96,10 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
     clock = clock or SystemClock(stop)
     w = settings.worker
     work = ImageWork(ImageProcessor(w.input_root, w.output_root, w.max_pixels))
-    worker = Worker(machine_id, source, sink, work, SimulatedWork(sleep or ScaledSleep()), clock,
-                    RegistryProgress(registry, machine_id, clock))
+    simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
+    worker = Worker(machine_id, source, sink, work, simulated, clock,
+                    RegistryProgress(registry, machine_id, clock),
+                    runner=ThreadPerJob(f"job-{machine_id}"), max_job_s=w.max_job_s)
     return LiveWorker(machine_id, worker, registry, liveness,
                       address or outward_address(settings.zk.hosts), clock, close=closers.close)
 

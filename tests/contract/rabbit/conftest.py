@@ -30,6 +30,7 @@ from imgproc.adapters.rabbit import (
     RabbitJobSource,
     RabbitReadyCount,
     RabbitResultFeed,
+    RabbitResultLookup,
     RabbitResultSink,
     RabbitSettings,
 )
@@ -106,6 +107,9 @@ class MemoryKit(_Kit):
     def inject_result(self, body: bytes) -> None:
         self.broker.fanout(body, "injected")
 
+    def lookup(self) -> Any:
+        return self.keep(self.broker.result_lookup())
+
 
 class RabbitKit(_Kit):
     """The RabbitMQ adapters under one test's name prefix."""
@@ -139,6 +143,9 @@ class RabbitKit(_Kit):
     def bus(self) -> Any:
         return self.keep(RabbitCommandBus(self.settings))
 
+    def lookup(self) -> Any:
+        return self.keep(RabbitResultLookup(self.settings))
+
     def inject_result(self, body: bytes) -> None:
         link = self.keep(RabbitLink(self.settings, "test-injector"))
         link.publish("injecting a result", self.settings.results_exchange, "", body,
@@ -147,7 +154,7 @@ class RabbitKit(_Kit):
     def delete_everything(self) -> None:
         s = self.settings
         queues = [s.jobs_queue, s.dead_letter_queue, s.deployer_queue, s.callback_queue,
-                  *self.durable_feeds]
+                  s.unclaimed_results_queue, f"{s.jobs_queue}.migrating", *self.durable_feeds]
         link = RabbitLink(s, "test-cleanup", declare=False)
         try:
             for queue in queues:

@@ -82,12 +82,3 @@ def test_a_wrong_password_is_rejected_at_once_without_showing_it(rabbit_session_
         link.run("declaring the topology", lambda ch: None)
     assert waits == []
     assert "wr0ng" not in str(caught.value)
-
-
-def test_a_jobs_queue_declared_with_other_arguments_is_a_fatal_rejection(rabbit_kit):
-    link = RabbitLink(rabbit_kit.settings, "test", declare=False)
-    link.run("declaring a plain queue",
-             lambda ch: ch.queue_declare(rabbit_kit.settings.jobs_queue, durable=True))
-    link.close()
-    with pytest.raises(BrokerRejected, match="PRECONDITION_FAILED"):
-        RabbitJobPublisher(rabbit_kit.settings)

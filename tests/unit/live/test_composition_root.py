@@ -9,7 +9,6 @@ import threading
 import pytest
 
 from imgproc.adapters.memory.broker import MemoryBroker
-from imgproc.adapters.memory.executor import InlineExecutor
 from imgproc.adapters.memory.registry import (
     MemoryConfigStore,
     MemoryLiveness,
@@ -24,6 +23,7 @@ from imgproc.bootstrap.memory import MemorySystem
 from imgproc.bootstrap.processes import build_deployer, build_scaler, build_worker
 from imgproc.core.clock import ManualClock, SteppedClock
 from imgproc.core.errors import ConfigurationError
+from imgproc.core.executors import InlineExecutor
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import DeployerCommand, JobMessage, StateReport
 from imgproc.core.trace import Job, Trace

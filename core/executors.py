@@ -1,7 +1,9 @@
-"""An executor that runs each task at once, on the caller's thread.
+"""Executors that run each task at once, on the caller's thread.
 
-The deployer hands commands to an executor (threads live, since a VM takes minutes to
-start); on in-memory adapters, stepped by a clock, everything happens in the step."""
+Live, the deployer hands commands to threads (a VM takes minutes to start) and a worker
+runs each job on a thread of its own (its connection must stay alive meanwhile); on
+in-memory adapters stepped by one clock, everything happens in the step.
+"""
 
 from __future__ import annotations
 
