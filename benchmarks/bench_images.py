@@ -61,7 +61,7 @@ def ours(root: Path, names: list[str]) -> Callable[[], None]:
 
     def run() -> None:
         for name in names:
-            processor.process(OPS, f"photos/{name}", f"thumbs/{name}")
+            processor.process(OPS, f"photos/{name}", f"thumbs/{name}", "bench")
     return run
 
 

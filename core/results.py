@@ -2,7 +2,8 @@
 
 A job may be delivered twice (a worker died after publishing its result but
 before acknowledging, or a connection dropped): the first result counts, later
-ones are counted as duplicates and never billed twice.
+ones are counted as duplicates and never billed twice, except that a success
+replaces an earlier failure of the same job (the job did get done).
 """
 
 from __future__ import annotations
@@ -50,15 +51,23 @@ class ResultTally:
 
     def add(self, result: ResultMessage) -> bool:
         """Count ``result``; False if its job already had one (a duplicate)."""
-        if result.job_id in self.results:
+        earlier = self.results.get(result.job_id)
+        if earlier is not None:
             self.duplicates += 1
+            if earlier.status == "failed" and result.status == "done":
+                self._count(earlier, -1)
+                self._count(result, +1)
+                self.results[result.job_id] = result
             return False
         self.results[result.job_id] = result
-        if result.status == "failed":
-            self.failed += 1
-        self.service_s_total += result.service_s
-        self.response_s_total += result.response_s
+        self._count(result, +1)
         return True
+
+    def _count(self, result: ResultMessage, sign: int) -> None:
+        if result.status == "failed":
+            self.failed += sign
+        self.service_s_total += sign * result.service_s
+        self.response_s_total += sign * result.response_s
 
     @property
     def completed(self) -> int:

@@ -46,6 +46,8 @@ class AlreadySettled(ImgprocError):
 
 def is_retryable(exc: BaseException) -> bool:
     """Whether ``exc`` (a pika or socket error) means: reconnect and try again."""
+    if isinstance(exc, pex.IncompatibleProtocolError) and _lost_in_handshake(exc):
+        return True
     if isinstance(exc, FATAL_CONNECTION_ERRORS):
         return False
     if isinstance(exc, (pex.ConnectionClosedByBroker, pex.ChannelClosedByBroker)):
@@ -53,6 +55,13 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, RETRYABLE_CHANNEL_ERRORS):
         return True
     return isinstance(exc, (pex.AMQPConnectionError, OSError))
+
+
+def _lost_in_handshake(exc: pex.IncompatibleProtocolError) -> bool:
+    """pika says "incompatible protocol" when the connection closes before the broker's
+    greeting: a broker still starting, or a proxy with no way through yet. A server that
+    answers in another protocol is a real incompatibility."""
+    return any("StreamLostError" in str(arg) or "EOF" in str(arg) for arg in exc.args)
 
 
 def translate(exc: BaseException, doing: str, where: str, secret: str | None = None) -> BrokerError:

@@ -18,7 +18,8 @@ under them; :class:`JobsQueueInUse` says what to do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import pika.exceptions as pex
@@ -107,7 +108,8 @@ def _finish_interrupted_move(connection: BlockingConnection, settings: RabbitSet
     """Jobs left in the temporary queue by a move that was interrupted go back."""
     temporary = f"{settings.jobs_queue}.migrating"
     try:
-        _on_own_channel(connection, lambda ch: ch.queue_declare(temporary, passive=True))
+        with _quiet_channel_close(temporary):
+            _on_own_channel(connection, lambda ch: ch.queue_declare(temporary, passive=True))
     except pex.ChannelClosedByBroker as exc:
         if exc.reply_code == NOT_FOUND:
             return 0
@@ -152,6 +154,22 @@ def _delete_when_empty(connection: BlockingConnection, channel: BlockingChannel,
         _move(channel, queue, temporary)
     raise BrokerRejected(f"moving jobs queue {queue}", settings.safe_url,
                          f"jobs kept arriving; tried {MAX_DELETE_TRIES} times")
+
+
+@contextmanager
+def _quiet_channel_close(queue: str) -> Iterator[None]:
+    """pika warns of every channel the broker closes; asking whether ``queue`` exists is
+    expected to close one on every start, which is not worth a warning."""
+    pika_channel = logging.getLogger("pika.channel")
+
+    def not_about_queue(record: logging.LogRecord) -> bool:
+        return f"'{queue}'" not in record.getMessage()
+
+    pika_channel.addFilter(not_about_queue)
+    try:
+        yield
+    finally:
+        pika_channel.removeFilter(not_about_queue)
 
 
 def _on_own_channel(connection: BlockingConnection, op: Callable[[BlockingChannel], T]) -> T:

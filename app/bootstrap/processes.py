@@ -33,10 +33,10 @@ from imgproc.adapters.rabbit import (
     RabbitResultSink,
 )
 from imgproc.adapters.system_clock import ScaledSleep, SystemClock
+from imgproc.adapters.zk.client import RegistryUnavailable, WriteConflict, connect
 from imgproc.adapters.zk.client import close as close_zk
-from imgproc.adapters.zk.client import connect
 from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
-from imgproc.adapters.zk.election import ScalerElection
+from imgproc.adapters.zk.election import ScalerElection, contend_until
 from imgproc.adapters.zk.liveness import ZkLiveness
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.core.clock import Clock
@@ -73,6 +73,12 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return environment_with(os.environ, settings.model_dump(mode="json"))
 
 
+def long_running(settings: Settings) -> Settings:
+    """The settings of a worker, deployer or scaler process: it waits out a broker outage of
+    any length (nothing would restart it), where a command-line tool gives up and says so."""
+    return settings.model_copy(update={"rabbit": settings.rabbit.enduring()})
+
+
 # ---- worker ------------------------------------------------------------------------------
 
 
@@ -105,6 +111,7 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
 
 
 def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
+    settings = long_running(settings)
     boot_delay = settings.provider.boot_delay_s
     if boot_delay and stop.wait(boot_delay):
         return 0
@@ -117,7 +124,11 @@ def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> in
 def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
                    registry: MachineRegistry | None = None, bus: CommandBus | None = None,
                    provider: Provider | None = None, clock: Clock | None = None,
-                   executor: Executor | None = None) -> DeployerService:
+                   executor: Executor | None = None, owner: str | None = None) -> DeployerService:
+    """The deployer; its machines are ``owner``'s, by default its provider's view: kind,
+    host and state directory (the same for a deployer restarted on the same state)."""
+    p = settings.provider
+    owner = owner or f"{p.kind}@{os.uname().nodename}:{p.state_dir.resolve()}"
     with opened() as closers:
         if registry is None:
             client = closers.enter_context(zk_client(settings))
@@ -131,7 +142,8 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
     executor = executor or ThreadPoolExecutor(max_workers=MACHINE_THREADS,
                                               thread_name_prefix="machine")
     return DeployerService(registry, provider, bus, clock or SystemClock(stop), executor,
-                           settings.provider.boot_timeout_s, close=closers.close)
+                           p.boot_timeout_s, close=closers.close, owner=owner,
+                           retryable=(RegistryUnavailable, WriteConflict))
 
 
 def check_runs_workers(settings: Settings) -> None:
@@ -144,6 +156,7 @@ def check_runs_workers(settings: Settings) -> None:
 
 
 def run_deployer(settings: Settings, stop: threading.Event) -> int:
+    settings = long_running(settings)
     check_runs_workers(settings)
     log.info("deployer: broker %s, zookeeper %s, provider %s", settings.rabbit.safe_url,
              settings.zk.hosts, settings.provider.kind)
@@ -173,17 +186,23 @@ def build_scaler(settings: Settings, identifier: str, stop: threading.Event | No
             results = RabbitResultFeed(rabbit)
             closers.callback(results.close)
     registry = registry or ZkMachineRegistry(client, root)
+    if config is None:
+        config = zk_config = ZkConfigStore(client, root)
+        closers.callback(zk_config.close)  # its watch ends with this term of leadership
     clock = clock or SystemClock(stop)
     probe = LiveQueueProbe(ready, registry, results)
     fleet = CommandedFleet(registry, bus, clock, new_machine_id)
     scaler = Scaler(build_policy("constantsize"), probe, registry, fleet, clock, settings.scaler)
-    return LiveScaler(settings, identifier, scaler, config or ZkConfigStore(client, root),
+    return LiveScaler(settings, identifier, scaler, config,
                       status or ZkScalerStatus(client, root), clock, close=closers.close)
 
 
 def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None = None,
                election: Election | None = None) -> int:
-    """Contend in the election; while leading, decide every interval."""
+    """Contend in the election; while leading, decide every interval. Leadership lost to
+    ZooKeeper (suspended, or the session expired) is contended for again, and ZooKeeper
+    out of reach is waited out, until ``stop``."""
+    settings = long_running(settings)
     identifier = identifier or f"scaler-{uuid.uuid4().hex[:6]}"
     client = connect(settings.zk)
     root = settings.zk.root
@@ -203,7 +222,7 @@ def run_scaler(settings: Settings, stop: threading.Event, identifier: str | None
     threading.Thread(target=cancel_when_stopped, daemon=True).start()
     try:
         log.info("scaler %s waiting to lead (%s)", identifier, settings.zk.hosts)
-        chosen.run(lead)
+        contend_until(chosen, lead, stop)
     finally:
         close_zk(client)
     return 0

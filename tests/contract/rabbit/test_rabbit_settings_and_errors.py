@@ -11,7 +11,6 @@ import pytest
 from imgproc.adapters.rabbit import (
     BrokerRejected,
     BrokerUnavailable,
-    RabbitJobPublisher,
     RabbitSettings,
     redacted,
 )
@@ -55,7 +54,9 @@ def test_with_vhost_changes_only_the_path_of_the_url():
     (pex.ConnectionClosedByBroker(403, "ACCESS_REFUSED"), False),
     (pex.ChannelClosedByBroker(406, "PRECONDITION_FAILED"), False),
     (pex.UnroutableError([]), False),
-], ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v))
+    (pex.IncompatibleProtocolError("StreamLostError: ('Transport indicated EOF',)"), True),
+    (pex.IncompatibleProtocolError("HTTP/1.1 400 Bad Request"), False),
+], ids=lambda v: f"{type(v).__name__}-{str(v)[:12]}" if isinstance(v, Exception) else str(v))
 def test_connection_losses_are_retryable_and_refusals_are_not(exc, retryable):
     assert is_retryable(exc) is retryable
 
@@ -82,3 +83,17 @@ def test_a_wrong_password_is_rejected_at_once_without_showing_it(rabbit_session_
         link.run("declaring the topology", lambda ch: None)
     assert waits == []
     assert "wr0ng" not in str(caught.value)
+
+
+def test_several_broker_urls_are_tried_in_order_and_each_shown_without_its_password(
+        rabbit_session_settings):
+    live = rabbit_session_settings.urls[0]
+    dead = f"amqp://guest:s3cret@127.0.0.1:{a_closed_port()}/%2F"
+    settings = rabbit_session_settings.model_copy(update={"url": f"{dead}, {live}"})
+    assert settings.urls == [dead, live]
+    assert "s3cret" not in settings.safe_url and settings.safe_url.count("***") == 2
+    link = RabbitLink(settings, "test", declare=False)
+    try:
+        assert link.run("connecting", lambda ch: ch.is_open) is True
+    finally:
+        link.close()

@@ -126,6 +126,27 @@ def test_a_failed_result_completes_the_job_and_counts_as_failed():
     assert (tally.completed, tally.failed, tally.duplicates) == (2, 1, 1)
 
 
+def test_a_later_success_replaces_an_earlier_failure_of_the_same_job():
+    tally = ResultTally()
+    tally.add(result("j1", status="failed", started=1.0, finished=2.0))
+    success = result("j1", started=5.0, finished=9.0)
+
+    assert tally.add(success) is False
+
+    assert (tally.completed, tally.failed, tally.duplicates) == (1, 0, 1)
+    assert tally.results["j1"] == success
+    assert (tally.service_s_total, tally.response_s_total) == (4.0, 9.0)
+
+
+def test_a_later_failure_never_replaces_an_earlier_success():
+    tally = ResultTally()
+    success = result("j1")
+    tally.add(success)
+    tally.add(result("j1", status="failed"))
+
+    assert tally.results["j1"] == success and tally.failed == 0
+
+
 # ---- LiveQueueProbe ----------------------------------------------------------------
 
 
