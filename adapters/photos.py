@@ -159,13 +159,17 @@ def thumbnail_workload(photos: Sequence[str], jobs: int, rate: float, seed: int,
 
 def measure_service_times(processor: ImageProcessor, photos: Sequence[str],
                           repeats: int = 5) -> dict[tuple[str, str], float]:
-    """Median seconds of each recipe on each photo, timed with ``processor`` on this machine."""
+    """Median seconds of each recipe on each photo, timed with ``processor`` on this machine.
+
+    Every run writes as one job, ``measure``, so that each photo may rewrite the
+    recipe's outputs of the previous one.
+    """
     medians = {}
     for photo, (name, _, ops) in itertools.product(photos, RECIPES):
         times = []
         for attempt in range(repeats):
             started = time.perf_counter()
-            processor.process(ops, photo, f"measure/{name}-{attempt}.jpg")
+            processor.process(ops, photo, f"measure/{name}-{attempt}.jpg", "measure")
             times.append(time.perf_counter() - started)
         medians[(photo, name)] = statistics.median(times)
     return medians

@@ -21,7 +21,7 @@ from pydantic import (
 from imgproc.core.errors import ImgprocError
 from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import is_machine_id
-from imgproc.core.validation import first_problem
+from imgproc.core.validation import MAX_EPOCH_S, MAX_SERVICE_S, first_problem
 
 SCHEMA_VERSION: Final = 1
 
@@ -52,11 +52,12 @@ class _Message(BaseModel):
 
 
 class JobMessage(_Message):
-    """A job on the jobs queue."""
+    """A job on the jobs queue; its numbers are finite and within ``core.validation``'s
+    bounds, so a worker never sleeps forever on ``service_s: Infinity``."""
 
     job_id: str = Field(min_length=1, max_length=200)
-    submitted_at: float
-    service_s: float | None = Field(default=None, ge=0)
+    submitted_at: float = Field(ge=0, le=MAX_EPOCH_S, allow_inf_nan=False)
+    service_s: float | None = Field(default=None, ge=0, le=MAX_SERVICE_S, allow_inf_nan=False)
     user: str = "default"
     ops: list[ImageOp] = Field(default_factory=list)
     input: str | None = None

@@ -8,8 +8,9 @@ Our format, one JSON object a line::
     {"id": "j2", "at": 0.4, "user": "demo", "input": "in/a.jpg", "output": "out/a.jpg",
      "ops": [{"op": "thumbnail", "size": 256}], "service_s": 0.08}
 
-``at`` is seconds from the start of the trace (non-decreasing); ``service_s``
-is the recorded service time, required for jobs without ``ops``.
+``at`` is seconds from the start of the trace (non-decreasing, at most a
+year); ``service_s`` is the recorded service time (at most 30 days), required
+for jobs without ``ops``. Every number must be finite.
 
 The seed's format (SEED.md) is read unchanged: ``size`` and ``jobInterupt``
 are microseconds, the latter the wait *before* submitting the job.
@@ -31,7 +32,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from imgproc.core.errors import TraceError, TraceValidationFailed
 from imgproc.core.image_ops import ImageOp
 from imgproc.core.trace import JobExtras, Trace
-from imgproc.core.validation import error_location
+from imgproc.core.validation import MAX_SERVICE_S, MAX_TRACE_S, error_location
 
 TraceFormat = Literal["auto", "jsonl", "seed"]
 WHOLE_LINE = "<line>"
@@ -48,11 +49,12 @@ class TraceLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1, max_length=200, strict=True)
-    at: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    at: float = Field(ge=0, le=MAX_TRACE_S, allow_inf_nan=False, strict=True)
     user: str = Field(default="default", min_length=1, max_length=100, strict=True)
     ops: list[ImageOp] = Field(default_factory=list)
     service_s: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False, strict=True, validate_default=True
+        default=None, ge=0, le=MAX_SERVICE_S, allow_inf_nan=False, strict=True,
+        validate_default=True,
     )
     input: str | None = Field(default=None, min_length=1, strict=True, validate_default=True)
     output: str | None = Field(default=None, min_length=1, strict=True, validate_default=True)
@@ -81,9 +83,9 @@ class SeedLine(BaseModel):
 
     user_id: str = Field(min_length=1, strict=True)
     image_path: str = Field(strict=True)
-    size: float = Field(ge=0, allow_inf_nan=False, strict=True)
-    submitTime: float | None = Field(default=None, strict=True)
-    jobInterupt: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    size: float = Field(ge=0, le=MAX_SERVICE_S * 1e6, allow_inf_nan=False, strict=True)
+    submitTime: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    jobInterupt: float = Field(ge=0, le=MAX_TRACE_S * 1e6, allow_inf_nan=False, strict=True)
 
 
 @dataclass
@@ -171,6 +173,9 @@ class _TraceBuilder:
         line = self._validate(SeedLine, number, data)
         assert isinstance(line, SeedLine)
         self.seed_clock_us += line.jobInterupt
+        if self.seed_clock_us > MAX_TRACE_S * 1e6:
+            raise TraceError(self.source, number, "jobInterupt",
+                             f"expected arrivals within a year ({MAX_TRACE_S:.0f} s) of the start")
         job_id = f"{self.stem}-{number:06d}"
         self._append(number, job_id, self.seed_clock_us / 1e6, line.size / 1e6, line.user_id)
 

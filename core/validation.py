@@ -1,9 +1,23 @@
-"""pydantic's validation errors told one way: where (a dotted field path) and what."""
+"""pydantic's validation errors told one way: where (a dotted field path) and what.
+
+Also the bounds that jobs share, wherever they come from (a message, a trace
+file): a number past them is a unit mistake or garbage, never a real job.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+
+MAX_SERVICE_S: Final = 30 * 24 * 3600.0
+"""A month: no image job or recorded service time comes near it; past it, a number is
+garbage (or a unit mistake) that would hold a worker for good."""
+MAX_TRACE_S: Final = 366 * 24 * 3600.0
+"""A year: no trace's arrivals span longer."""
+MAX_EPOCH_S: Final = 10_000_000_000.0
+"""The year 2286: a later submission time is not a clock reading."""
 
 
 def error_location(error: ErrorDetails, whole: str = "", prefix: str = "") -> str:

@@ -156,6 +156,32 @@ def test_rejects_a_seed_line_with_a_negative_size() -> None:
     assert_reported(error, 1, "size", "greater than or equal to 0")
 
 
+@pytest.mark.parametrize("field", ["at", "service_s"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_rejects_a_non_finite_time_naming_its_field(field: str, value: float) -> None:
+    assert_reported(the_only_error([ours(**{field: value})]), 1, field, "finite number")
+
+
+def test_rejects_a_service_time_longer_than_a_month() -> None:
+    error = the_only_error([ours(service_s=30 * 24 * 3600 + 1)])
+    assert_reported(error, 1, "service_s", "less than or equal to 2592000")
+
+
+def test_rejects_an_arrival_more_than_a_year_after_the_start() -> None:
+    assert_reported(the_only_error([ours(at=1e9)]), 1, "at", "less than or equal to")
+
+
+def test_rejects_a_non_finite_op_parameter_naming_the_nested_field() -> None:
+    line = ours(ops=[{"op": "rotate", "degrees": float("inf")}], input="a", output="b")
+    assert_reported(the_only_error([line]), 1, "ops.0.rotate.degrees", "finite number")
+
+
+def test_rejects_seed_waits_that_add_up_to_more_than_a_year() -> None:
+    half_a_year_us = 184 * 24 * 3600 * 1e6
+    error = the_only_error([seed_line(wait_us=half_a_year_us), seed_line(wait_us=half_a_year_us)])
+    assert_reported(error, 2, "jobInterupt", "expected arrivals within")
+
+
 def test_reports_every_bad_line_and_returns_nothing() -> None:
     lines = [GOOD, "nope", ours(id="b", at=-1), ours(id="c", at=1.0)]
     with pytest.raises(TraceValidationFailed) as caught:
