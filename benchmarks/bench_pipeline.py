@@ -11,7 +11,8 @@ from the first publish to the last result received.
 
 raw pika: the same number of messages with the same bodies, published by one
 process with pika (persistent, ``confirm_delivery``, one at a time) to a
-durable queue, consumed by N processes running a bare pika consumer (prefetch
+durable queue, once a classic queue and once a quorum queue (imgproc's jobs queue is
+a quorum queue, which replicates and syncs to disk), consumed by N processes running a bare pika consumer (prefetch
 1, manual ack, nothing else). The clock runs from the first publish to the
 last ack.
 
@@ -33,6 +34,7 @@ Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--jobs 3000] [--workers 2,
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -42,7 +44,7 @@ from collections import defaultdict
 import pika
 from live_run import print_date_and_machine, sigterm_raises_interrupt
 from pipeline_breakdown import breakdown_round, print_breakdown
-from pipeline_rig import Bench, Measured
+from pipeline_rig import RAW_QUEUE_TYPES, Bench, Measured
 
 from imgproc.adapters.zk.client import connected
 from imgproc.settings import Settings
@@ -79,6 +81,29 @@ def cpu_line(m: Measured) -> str:
             f"(= {100 * total / (m.seconds * cpus):.0f}% of {cpus} CPUs over the batch)")
 
 
+def print_table(results: dict[tuple[str, int], list[Measured]], counts: list[int]) -> None:
+    """imgproc against raw pika on each kind of queue: best rounds, and round by round."""
+    print("| N | imgproc jobs/s (best) | raw pika on | raw jobs/s (best) | ratio of bests | "
+          "ratio per round (median) | goal >= 0.5 |")
+    print("|---|---|---|---|---|---|---|")
+    for n in counts:
+        ours = [m.rate for m in results[("imgproc", n)]]
+        for kind in RAW_QUEUE_TYPES:
+            raw = [m.rate for m in results[(f"raw {kind}", n)]]
+            paired = [o / r for o, r in zip(ours, raw, strict=True)]
+            best = max(ours) / max(raw)
+            print(f"| {n} | {max(ours):,.0f} | a {kind} queue | {max(raw):,.0f} | {best:.2f} | "
+                  f"{', '.join(f'{x:.2f}' for x in paired)} ({statistics.median(paired):.2f}) | "
+                  f"{'met' if best >= GOAL else 'NOT met'} |")
+    print("(best: the fastest round of each, since other load only slows a run down; "
+          "per round: imgproc/raw measured back to back)")
+    for n in counts:
+        for kind in RAW_QUEUE_TYPES:
+            if all(m.publish_seconds > 0.9 * m.seconds for m in results[(f"raw {kind}", n)]):
+                print(f"note: with N={n} on a {kind} queue, raw pika's end-to-end time is its "
+                      f"publisher's: one confirmed publish at a time is the limit there")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,10 +129,11 @@ def main() -> int:
     print(flush=True)
     results: dict[tuple[str, int], list[Measured]] = defaultdict(list)
     try:
+        rounds = [functools.partial(bench.raw_round, queue_type=kind) for kind in RAW_QUEUE_TYPES]
+        rounds.append(bench.imgproc_round)
         for r in range(args.rounds):
             for n in counts:
-                order = (bench.raw_round, bench.imgproc_round) if r % 2 == 0 else \
-                    (bench.imgproc_round, bench.raw_round)
+                order = rounds if r % 2 == 0 else rounds[::-1]
                 for fn in order:
                     m = fn(n, args.jobs, args.warmup)
                     results[(m.kind, n)].append(m)
@@ -116,33 +142,16 @@ def main() -> int:
                           f"{m.publish_seconds:.2f} s = {m.jobs / m.publish_seconds:.0f}/s)")
                     print(f"           {cpu_line(m)}", flush=True)
         print()
-        print("| N | imgproc jobs/s (best) | raw pika jobs/s (best) | ratio of bests | "
-              "ratio per round (median) | goal >= 0.5 |")
-        print("|---|---|---|---|---|---|")
-        for n in counts:
-            ours = [m.rate for m in results[("imgproc", n)]]
-            raw = [m.rate for m in results[("raw pika", n)]]
-            paired = [o / r for o, r in zip(ours, raw, strict=True)]
-            best = max(ours) / max(raw)
-            print(f"| {n} | {max(ours):,.0f} | {max(raw):,.0f} | {best:.2f} | "
-                  f"{', '.join(f'{x:.2f}' for x in paired)} ({statistics.median(paired):.2f}) | "
-                  f"{'met' if best >= GOAL else 'NOT met'} |")
-        print("(best: the fastest round of each, since other load only slows a run down; "
-              "per round: imgproc/raw measured back to back)")
-        for n in counts:
-            raw = results[("raw pika", n)]
-            if all(m.publish_seconds > 0.9 * m.seconds for m in raw):
-                print(f"note: with N={n}, raw pika's end-to-end time is its publisher's: "
-                      f"one confirmed publish at a time is the limit there, not its consumers")
+        print_table(results, counts)
         if args.breakdown:
             for n in counts:
                 print()
                 print(f"breakdown, N={n} instrumented workers:")
                 for variant in ("as-is", "no-zk", "no-confirm"):
                     m, reports = breakdown_round(bench, n, args.jobs, variant)
-                    raw = max(r.rate for r in results[("raw pika", n)])
+                    raw = max(r.rate for r in results[("raw quorum", n)])
                     print(f" variant {variant}: {m.rate:,.0f} jobs/s end to end "
-                          f"(= {m.rate / raw:.2f}x the best raw pika round above)")
+                          f"(= {m.rate / raw:.2f}x the best raw pika quorum round above)")
                     print(f"  {cpu_line(m)}")
                     print_breakdown(m, reports)
     except KeyboardInterrupt:

@@ -33,6 +33,8 @@ from imgproc.adapters.zk.client import connected
 from imgproc.adapters.zk.tree import clear
 from imgproc.bootstrap.processes import child_environment
 
+RAW_QUEUE_TYPES = ("classic", "quorum")
+
 
 @dataclass
 class Measured:
@@ -56,7 +58,7 @@ class Bench:
         self.run_id = uuid.uuid4().hex[:8]
         self.settings = isolated_settings(self.run_id)
         self.url = self.settings.rabbit.url
-        self.raw_queue = f"bench-{self.run_id}.raw"
+        self.raw_queues = {kind: f"bench-{self.run_id}.raw-{kind}" for kind in RAW_QUEUE_TYPES}
         self.feed_queue = f"{self.settings.rabbit.results_exchange}.bench"
         self.log_dir = Path(tempfile.mkdtemp(prefix=f"imgproc-bench-{self.run_id}-"))
         self.worker_procs: list[subprocess.Popen] = []
@@ -137,25 +139,32 @@ class Bench:
                         {"publisher": cpu.value, **used, "result feed": receiver_cpu})
 
     # ---- raw pika
-    def raw_round(self, n: int, count: int, warmup: int) -> Measured:
+    def raw_round(self, n: int, count: int, warmup: int, queue_type: str = "classic") -> Measured:
+        """Raw pika on a durable queue of ``queue_type``: classic, or quorum as imgproc's jobs
+        queue is (quorum queues replicate and fsync, so they are slower)."""
+        queue = self.raw_queues[queue_type]
         connection = pika.BlockingConnection(pika.URLParameters(self.url))
-        connection.channel().queue_declare(self.raw_queue, durable=True)
+        connection.channel().queue_declare(queue, durable=True,
+                                           arguments={"x-queue-type": queue_type})
         connection.close()
         counts = SPAWN.Array("l", n, lock=False)
         last = SPAWN.Array("d", n, lock=False)
         stop = SPAWN.Event()
         procs = [SPAWN.Process(target=raw_consumer,
-                               args=(self.url, self.raw_queue, i, counts, last, stop))
+                               args=(self.url, queue, i, counts, last, stop))
                  for i in range(n)]
         for p in procs:
             p.start()
         try:
-            wait_for(lambda: consumer_count(self.url, self.raw_queue) >= n,
+            wait_for(lambda: consumer_count(self.url, queue) >= n,
                      f"{n} raw consumers", 60)
             tag = self.next_run("r", n)
-            self._raw_batch(tag + "w", warmup, counts, 0)
+            self._raw_batch(queue, tag + "w", warmup, counts, 0)
             consumers = [psutil.Process(p.pid) for p in procs]
-            return self._raw_batch(tag, count, counts, warmup, last, n, consumers)
+            measured = self._raw_batch(queue, tag, count, counts, warmup, last, n, consumers)
+            assert measured is not None
+            measured.kind = f"raw {queue_type}"
+            return measured
         finally:
             stop.set()
             for p in procs:
@@ -163,11 +172,11 @@ class Bench:
                 if p.is_alive():
                     p.kill()
 
-    def _raw_batch(self, run, count, counts, before, last=None, n=0,
+    def _raw_batch(self, queue, run, count, counts, before, last=None, n=0,
                    consumers=None) -> Measured | None:
         started, finished, cpu = SPAWN.Value("d", 0.0), SPAWN.Value("d", 0.0), SPAWN.Value("d", 0.0)
         pub = SPAWN.Process(target=publish_raw,
-                            args=(self.url, self.raw_queue, run, count, started, finished, cpu))
+                            args=(self.url, queue, run, count, started, finished, cpu))
         meter = CpuMeter({"workers": consumers or [], **service_processes()})
         pub.start()
         deadline = time.monotonic() + 120 + count / 20
@@ -191,7 +200,7 @@ class Bench:
                 self.feed.close()
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"closing the feed: {exc}")
-        problems += delete_queues(self.settings, self.feed_queue, self.raw_queue)
+        problems += delete_queues(self.settings, self.feed_queue, *self.raw_queues.values())
         try:
             with connected(self.settings.zk) as client:
                 clear(client, self.settings.zk.root)
