@@ -22,6 +22,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms, message_properties
 from imgproc.adapters.rabbit.consumer import QueueConsumer
+from imgproc.adapters.rabbit.peek import QueuePeek
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
@@ -100,29 +101,17 @@ class RabbitResultLookup:
     """Finds results that nothing was listening for, by job id, leaving them in place."""
 
     def __init__(self, settings: RabbitSettings) -> None:
-        self._queue = settings.unclaimed_results_queue
-        self._link = RabbitLink(settings, "result-lookup")
+        self._peek = QueuePeek(settings, settings.unclaimed_results_queue, "result-lookup")
 
     def find(self, job_id: str) -> list[ResultMessage]:
         """Every unclaimed result of ``job_id`` (a job done twice has two)."""
-        return [r for r in self._link.run(f"reading {self._queue}", self._peek_all)
-                if r.job_id == job_id]
+        found = []
+        for message in self._peek.matching(lambda m: m.message_id == job_id):
+            try:
+                found.append(ResultMessage.decode(message.body))
+            except BadMessage as exc:
+                log.warning("an unreadable result of job %s: %s", job_id, exc)
+        return found
 
     def close(self) -> None:
-        self._link.close()
-
-    def _peek_all(self, channel: BlockingChannel) -> list[ResultMessage]:
-        """Every message of the queue, given back (unacknowledged) when the channel closes."""
-        peeked = channel.connection.channel()
-        found: list[ResultMessage] = []
-        try:
-            method, _props, body = peeked.basic_get(self._queue)
-            while method is not None:
-                try:
-                    found.append(ResultMessage.decode(body))
-                except BadMessage as exc:
-                    log.warning("an unreadable result in %s: %s", self._queue, exc)
-                method, _props, body = peeked.basic_get(self._queue)
-        finally:
-            peeked.close()
-        return found
+        self._peek.close()

@@ -13,6 +13,7 @@ def main() -> None:
 
 def _register() -> None:
     from imgproc.cli.box import box
+    from imgproc.cli.broker import broker
     from imgproc.cli.compare import compare
     from imgproc.cli.live import deployer, scaler, submit, worker, zk
     from imgproc.cli.photos import photos
@@ -24,6 +25,7 @@ def _register() -> None:
     main.add_command(compare)
     main.add_command(photos)
     main.add_command(box)
+    main.add_command(broker)
     for command in (worker, deployer, scaler, submit, zk):
         main.add_command(command)
 

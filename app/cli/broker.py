@@ -1,0 +1,89 @@
+"""``imgproc broker``: what an operator does on RabbitMQ by hand: move the jobs queue to
+imgproc's arguments, look at the dead letters, find a result nobody was listening for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from imgproc.core.errors import ImgprocError
+from imgproc.options import settings_from_flags
+
+config_option = click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+                             help="TOML settings file (also IMGPROC_CONFIG).")
+
+
+@click.group()
+def broker() -> None:
+    """Move the jobs queue, read dead letters and unclaimed results on RabbitMQ."""
+
+
+@broker.command()
+@config_option
+def migrate(config) -> None:
+    """Make the jobs queue a quorum queue with imgproc's delivery limit, keeping its jobs.
+
+    Needed once after upgrading from a classic jobs queue, or after changing
+    rabbit.delivery_limit; refused while workers consume the old queue (stop them first).
+    """
+    from imgproc.adapters.rabbit.connection import RabbitLink
+    from imgproc.adapters.rabbit.topology import declare_jobs_queue
+
+    rabbit = settings_from_flags(config).rabbit
+    link = RabbitLink(rabbit, "migrate", declare=False)
+    try:
+        moved = link.run(f"declaring {rabbit.jobs_queue}",
+                         lambda ch: declare_jobs_queue(ch.connection, rabbit))
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        link.close()
+    click.echo(f"{rabbit.jobs_queue} on {rabbit.safe_url} is a quorum queue with delivery limit "
+               f"{rabbit.delivery_limit}; {moved} job(s) moved")
+
+
+@broker.command(name="dead-letters")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@config_option
+def dead_letters_command(limit, as_json, config) -> None:
+    """List the dead-lettered jobs with why each is there, leaving them in place."""
+    from imgproc.adapters.rabbit.peek import dead_letters
+
+    rabbit = settings_from_flags(config).rabbit
+    try:
+        letters = dead_letters(rabbit, limit)
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for message, reason in letters:
+        if as_json:
+            click.echo(json.dumps({"job_id": message.message_id, "reason": reason}))
+        else:
+            click.echo(f"{message.message_id or '(no id)'}: {reason}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letter(s) in {rabbit.dead_letter_queue}")
+
+
+@broker.command()
+@click.argument("job_id")
+@config_option
+def result(job_id, config) -> None:
+    """Print the result of JOB_ID published while nothing was listening (JSON), if any."""
+    from imgproc.adapters.rabbit.results import RabbitResultLookup
+
+    rabbit = settings_from_flags(config).rabbit
+    try:
+        lookup = RabbitResultLookup(rabbit)
+        try:
+            found = lookup.find(job_id)
+        finally:
+            lookup.close()
+    except ImgprocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not found:
+        raise click.ClickException(f"no unclaimed result of job {job_id} in "
+                                   f"{rabbit.unclaimed_results_queue}")
+    for one in found:
+        click.echo(one.encode().decode())
