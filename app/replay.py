@@ -1,7 +1,13 @@
-"""Headless replay of a trace: read it, run it, summarise it, optionally report."""
+"""Headless replay of a trace: read it, run it, summarise it, optionally report.
+
+A live replay stopped by SIGTERM, SIGINT or SIGHUP cleans up as at its end, then exits
+with status 128 + the signal's number, as a command killed by it would.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -56,11 +62,24 @@ def _live(settings: Settings, trace, speed: float, progress: RunProgress) -> Run
     """Replay on the real services; metrics on the sped-up timeline the run really had."""
     from imgproc.bootstrap.live import build_live_replay
     from imgproc.live.record import scaled_service
+    from imgproc.live.replay import LiveReplayInterrupted
+    from imgproc.live.signals import stopped_by_signals
 
-    replay = build_live_replay(settings, trace, speed,
-                               on_sample=lambda done, _total, now: progress.update(done, now))
-    record = replay.run()
+    stop = threading.Event()
+    with stopped_by_signals(stop) as caught:
+        replay = build_live_replay(settings, trace, speed, stop=stop,
+                                   on_sample=lambda done, _total, now: progress.update(done, now))
+        try:
+            record = replay.run()
+        except LiveReplayInterrupted as exc:
+            raise _interrupted(caught(), exc) from exc
     summary = summarize(record, trace.arrival_s / speed, scaled_service(trace, speed),
                         slo_s=settings.slo_s, demand_window_s=settings.demand_window_s,
                         price_per_hour=settings.price_per_hour)
     return RunResult(record, summary)
+
+
+def _interrupted(signum: signal.Signals | None, cause: ImgprocError) -> click.exceptions.Exit:
+    """Say why the replay stopped; the exit a command killed by ``signum`` would have."""
+    click.echo(f"{signum.name if signum else 'stopped'}: {cause}", err=True)
+    return click.exceptions.Exit(128 + signum if signum else 1)

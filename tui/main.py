@@ -2,14 +2,19 @@
 
 Without ``--backend`` the console looks for the live services (a quick TCP
 connect to RabbitMQ and ZooKeeper) and falls back to the simulator when
-neither answers.
+neither answers. The live console ended by SIGTERM, SIGINT or SIGHUP closes as on
+quit, destroying its machines (a read-only console changes nothing), then exits with
+status 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,6 +23,10 @@ from imgproc.bootstrap.console import provider_names
 from imgproc.core.errors import ImgprocError
 from imgproc.options import parse_params, run_flags, run_options, settings_from_flags
 from imgproc.settings import Settings
+
+if TYPE_CHECKING:
+    from imgproc.tui.app import ConsoleApp
+    from imgproc.tui.model import ConsoleBackend
 
 DEFAULT_TRACE = Path("workloads/burst.jsonl")
 
@@ -85,7 +94,36 @@ def run_console(settings: Settings, backend: str | None, trace: Path | None,
         raise click.ClickException(f"live services: {exc}" if backend == "live"
                                    else str(exc)) from exc
     workloads = (trace or DEFAULT_TRACE).parent
-    ConsoleApp(console_backend, read_only=read_only, workloads=workloads).run()
+    app = ConsoleApp(console_backend, read_only=read_only, workloads=workloads)
+    if console_backend.kind != "live":
+        app.run()  # nothing outlives this process: a signal may end it as it likes
+        return
+    from imgproc.bootstrap.live import stopped_by_signals
+
+    stop = threading.Event()
+    with stopped_by_signals(stop) as caught:
+        threading.Thread(target=_exit_when_stopped, args=(stop, app), daemon=True).start()
+        app.run()
+        signum = caught()
+        if signum is not None:
+            close_as_on_quit(console_backend, read_only)
+    if signum is not None:
+        sys.exit(128 + signum)
+
+
+def _exit_when_stopped(stop: threading.Event, app: ConsoleApp) -> None:
+    stop.wait()
+    with contextlib.suppress(RuntimeError):  # the app is not running (any more)
+        app.call_from_thread(app.exit)
+
+
+def close_as_on_quit(backend: ConsoleBackend, read_only: bool) -> None:
+    """Close as the quit dialog's "destroy machines" does; the deployer is started again
+    first (a signal sent to the whole process group ended it too)."""
+    destroy = not read_only and backend.running_machines() > 0
+    if destroy:
+        backend.component("deployer", "restart")
+    backend.close(destroy)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 the console's live backend, built from the settings; each adapter a keyword argument
 whose default is the real one (``connect_plane``, the deployer and the scaler as child
 processes, the system clock). The processes themselves are built in
-``imgproc.bootstrap.processes``.
+``imgproc.bootstrap.processes``. The console's entry point takes its signal handling
+from here too (``stopped_by_signals``): the console may not import the live processes.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ from imgproc.adapters.processes import ManagedProcess
 from imgproc.adapters.rabbit import (
     RabbitCommandBus,
     RabbitJobPublisher,
+    RabbitJobSource,
     RabbitReadyCount,
     RabbitResultFeed,
 )
@@ -29,10 +32,15 @@ from imgproc.core.fleet import CommandedFleet
 from imgproc.core.ports import Component, ControlPlane
 from imgproc.core.submit import submit_trace
 from imgproc.core.trace import Trace
-from imgproc.live.replay import LiveReplay
+from imgproc.live.record import ClaimFiles, NoClaims
+from imgproc.live.replay import Leftovers, LiveReplay, withdraw_jobs
 from imgproc.live.scaler import new_machine_id
+from imgproc.live.signals import stopped_by_signals
 from imgproc.settings import Settings
 from imgproc.tui.live_backend import LiveBackend
+
+__all__ = ["build_live_console", "build_live_replay", "child_processes", "connect_plane",
+           "live_leftovers", "results_queue", "stopped_by_signals", "submit_file"]
 
 
 def connect_plane(settings: Settings, role: str, results_queue: str | None = None,
@@ -58,29 +66,59 @@ def connect_plane(settings: Settings, role: str, results_queue: str | None = Non
 
 
 def child_processes(settings: Settings, scaler_identifier: str | None = None) -> list[Component]:
-    """The deployer and the scaler as child processes running these settings."""
+    """The deployer and the scaler as child processes running these settings; each stops
+    by itself once this process has ended (killed, it could not stop them)."""
     env = child_environment(settings)
     scaler_args = ["scaler", "--identifier", scaler_identifier] if scaler_identifier else ["scaler"]
-    return [ManagedProcess("deployer", ["deployer"], env),
-            ManagedProcess("scaler", scaler_args, env)]
+    return [ManagedProcess("deployer", ["deployer", "--stop-with-parent"], env),
+            ManagedProcess("scaler", [*scaler_args, "--stop-with-parent"], env)]
+
+
+def results_queue(settings: Settings, run_id: str) -> str:
+    """The durable queue a replay counts its results on."""
+    return f"{settings.rabbit.results_exchange}.replay-{run_id}"
+
+
+def live_leftovers(settings: Settings) -> Leftovers:
+    """A replay's claim in the provider's state directory, and its jobs and result queue
+    on RabbitMQ (each connection opened only when used)."""
+    rabbit = settings.rabbit
+
+    def withdraw(prefix: str) -> int:
+        return withdraw_jobs(RabbitJobSource(rabbit, role=f"replay withdrawing {prefix}*"),
+                             prefix)
+
+    def delete_results(run_id: str) -> None:
+        RabbitResultFeed(rabbit, queue_name=results_queue(settings, run_id),
+                         durable=True).delete()
+
+    claims = ClaimFiles(settings.provider.state_dir / "replays",
+                        scope=f"{settings.zk.hosts}{settings.zk.root}")
+    return Leftovers(claims, withdraw, delete_results)
 
 
 def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
                       on_sample: Callable[[int, int, float], None] | None = None,
                       plane: ControlPlane | None = None,
                       components: Sequence[Component] | None = None,
-                      clock: Clock | None = None, grace_s: float = 120.0) -> LiveReplay:
+                      clock: Clock | None = None, grace_s: float = 120.0,
+                      leftovers: Leftovers | None = None,
+                      stop: threading.Event | None = None) -> LiveReplay:
+    """A live replay; given a ``plane`` (in-memory adapters) and no ``leftovers``, nothing
+    outlives the run's process: it claims nothing, and withdraws no job."""
     run_id = uuid.uuid4().hex[:8]
     if components is None:
         check_runs_workers(settings)
         components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
     if plane is None:
         plane = connect_plane(settings, f"replay {run_id}",
-                              results_queue=f"{settings.rabbit.results_exchange}.replay-{run_id}")
+                              results_queue=results_queue(settings, run_id))
+        leftovers = leftovers or live_leftovers(settings)
     clock = clock or SystemClock()
     fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
-    return LiveReplay(settings, trace, run_id, plane, fleet, components, clock, speed,
-                      on_sample, grace_s)
+    return LiveReplay(settings, trace, run_id, plane, fleet, components, clock,
+                      leftovers or Leftovers(NoClaims(), lambda _prefix: 0, lambda _run: None),
+                      speed, on_sample, grace_s, stop)
 
 
 def build_live_console(settings: Settings, start_components: bool = True, *,

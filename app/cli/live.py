@@ -17,6 +17,10 @@ config_option = click.option("--config", type=click.Path(path_type=Path, dir_oka
                              help="TOML settings file (also IMGPROC_CONFIG).")
 log_option = click.option("--log-level", default="INFO", show_default=True,
                           type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+parent_option = click.option(
+    "--stop-with-parent", is_flag=True,
+    help="Stop, as on SIGTERM, once the process that started this one has ended (a live "
+         "replay or the console starts its deployer and scaler so).")
 
 
 def _setup_logging(level: str) -> None:
@@ -25,11 +29,13 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("kazoo").setLevel(logging.WARNING)
 
 
-def _run(component, settings, **kwargs) -> None:
-    from imgproc.live.signals import stop_on_signals
+def _run(component, settings, stop_with_parent: bool = False, **kwargs) -> None:
+    from imgproc.live import signals
 
     stop = threading.Event()
-    stop_on_signals(stop)
+    signals.stop_on_signals(stop)
+    if stop_with_parent:
+        signals.stop_with_parent(stop)
     try:
         code = component(settings, stop=stop, **kwargs)
     except ImgprocError as exc:
@@ -63,16 +69,17 @@ def worker(machine_id, config, log_level) -> None:
                    "[local].")
 @click.option("--boot-delay", "boot_delay_s", type=float,
               help="Local workers wait this long first [0].")
+@parent_option
 @config_option
 @log_option
-def deployer(provider, boot_delay_s, config, log_level) -> None:
+def deployer(provider, boot_delay_s, stop_with_parent, config, log_level) -> None:
     """Start and stop machines on command, keeping the registry true."""
     from imgproc.bootstrap.processes import run_deployer
 
     _setup_logging(log_level)
     settings = settings_from_flags(config,
                                    provider={"kind": provider, "boot_delay_s": boot_delay_s})
-    _run(run_deployer, settings)
+    _run(run_deployer, settings, stop_with_parent)
 
 
 @click.command()
@@ -81,9 +88,10 @@ def deployer(provider, boot_delay_s, config, log_level) -> None:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A policy parameter.")
 @click.option("--interval", "interval_s", type=float, help="Seconds between decisions [10].")
 @click.option("--identifier", help="Name in the election (default: random).")
+@parent_option
 @config_option
 @log_option
-def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
+def scaler(policy, params, interval_s, identifier, stop_with_parent, config, log_level) -> None:
     """Decide the fleet's size every interval; only the elected scaler acts."""
     from imgproc.bootstrap.processes import run_scaler
 
@@ -91,7 +99,7 @@ def scaler(policy, params, interval_s, identifier, config, log_level) -> None:
     settings = settings_from_flags(config, policy=policy,
                                    policy_params=parse_params(params) or None,
                                    scaler={"interval_s": interval_s})
-    _run(run_scaler, settings, identifier=identifier)
+    _run(run_scaler, settings, stop_with_parent, identifier=identifier)
 
 
 @click.command()

@@ -1,12 +1,21 @@
 """Turning what a live run left behind (results, machine records, state reports)
-into the same :class:`RunRecord` the simulator produces, in the run's own clock."""
+into the same :class:`RunRecord` the simulator produces, in the run's own clock; and
+the claim a running replay leaves in the provider's state directory, by which the next
+replay tells what a dead run left (its process gone) from a running fleet."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import psutil
 
+from imgproc.core.errors import ImgprocError
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import StateReport
 from imgproc.core.metrics.record import JobOutcomes, MachineSpan
@@ -65,3 +74,95 @@ def scaling_actions(machines: list[Machine], reports: list[StateReport], until: 
             release_began[r.machine_id] = min(r.at, release_began.get(r.machine_id, math.inf))
     downs = {round(at) for at in release_began.values() if at < until}
     return len(ups) + len(downs)
+
+
+class ClaimError(ImgprocError):
+    """A replay's claim cannot be written or removed."""
+
+
+@dataclass(frozen=True)
+class RunClaim:
+    """Which process runs a replay on a fleet (ZooKeeper hosts and root: ``scope``), since
+    when on the replay's clock; ``alive`` is read when the claim is: whether that process
+    still runs (a claim made on another host cannot be checked, and counts as alive)."""
+
+    run_id: str
+    scope: str
+    host: str
+    pid: int
+    pid_started: float  # the process's start: a pid used again is not the owner
+    started_at: float
+    alive: bool = field(default=True, compare=False)
+
+
+class ClaimFiles:
+    """Claims as ``<directory>/<run id>.json``: the provider's state directory, where the
+    deployer that destroys a run's machines finds them too."""
+
+    def __init__(self, directory: Path, scope: str) -> None:
+        self.directory = directory
+        self.scope = scope
+        self.host = socket.gethostname()
+
+    def claim(self, run_id: str, started_at: float) -> None:
+        """Record this process as the one running ``run_id``."""
+        me = psutil.Process()
+        record = asdict(RunClaim(run_id, self.scope, self.host, me.pid, me.create_time(),
+                                 started_at))
+        del record["alive"]
+        path = self.directory / f"{run_id}.json"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path.with_suffix(".tmp").write_text(json.dumps(record))
+            os.replace(path.with_suffix(".tmp"), path)
+        except OSError as exc:
+            raise ClaimError(f"cannot record replay {run_id} in {self.directory}: {exc}") from exc
+
+    def others(self, run_id: str) -> list[RunClaim]:
+        """Every claim on this scope but ``run_id``'s."""
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            claim = self._read(path)
+            if claim is not None and claim.scope == self.scope and claim.run_id != run_id:
+                found.append(claim)
+        return found
+
+    def release(self, run_id: str) -> None:
+        try:
+            (self.directory / f"{run_id}.json").unlink(missing_ok=True)
+        except OSError as exc:
+            raise ClaimError(f"cannot remove the claim of replay {run_id}: {exc}") from exc
+
+    def _read(self, path: Path) -> RunClaim | None:
+        """The claim in ``path``; None for a file that is not one (it is left alone)."""
+        try:
+            claim = RunClaim(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        return RunClaim(**{**asdict(claim), "alive": self._alive(claim)})
+
+    def _alive(self, claim: RunClaim) -> bool:
+        if claim.host != self.host:
+            return True
+        try:
+            owner = psutil.Process(claim.pid)
+            return (owner.status() != psutil.STATUS_ZOMBIE
+                    and abs(owner.create_time() - claim.pid_started) < 1.0)
+        except psutil.NoSuchProcess:  # a zombie's too
+            return False
+        except psutil.Error:  # cannot be looked at: someone's, alive
+            return True
+
+
+class NoClaims:
+    """Claims of replays whose every part lives in their own process (on in-memory
+    adapters): nothing outlives them, so nothing is claimed or found."""
+
+    def claim(self, run_id: str, started_at: float) -> None:
+        """Nothing to record."""
+
+    def others(self, run_id: str) -> list[RunClaim]:
+        return []
+
+    def release(self, run_id: str) -> None:
+        """Nothing recorded."""

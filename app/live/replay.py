@@ -4,28 +4,38 @@ Starts the deployer and the scaler (child processes live, in-process stand-ins o
 in-memory adapters), submits the trace at ``speed``, samples the system every second
 until every job has a result, then stops the scaler, destroys every machine (each
 drains first), stops the deployer and removes what the run created: machine records,
-the run's result queue, leftover state reports. The record it returns has the same
-shape as a simulated one. Everything it touches comes through its constructor
+its jobs still queued, the run's result queue, leftover state reports. The record it
+returns has the same shape as a simulated one.
+
+The ``stop`` event (set by SIGTERM, SIGINT or SIGHUP) ends the submitting and the
+waiting early; the teardown and the cleaning are the same, then ``run`` raises
+:class:`LiveReplayInterrupted`. A replay claims the fleet while it runs (its process,
+recorded through ``Leftovers.claims``); a replay that finds the claim of one whose
+process is gone (killed with SIGKILL) removes what that run left before it starts.
+Everything it touches comes through its constructor
 (``imgproc.bootstrap.build_live_replay`` wires it), time included.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.machines import STARTING, MachineState
-from imgproc.core.messages import BadMessage, ScalerConfig, StateReport
+from imgproc.core.messages import BadMessage, JobMessage, ScalerConfig, StateReport
 from imgproc.core.metrics.record import RunRecord
-from imgproc.core.ports import Component, ControlPlane
+from imgproc.core.ports import Component, ControlPlane, JobSource
 from imgproc.core.results import ResultTally
 from imgproc.core.sim.series import SeriesRecorder
 from imgproc.core.submit import TraceSubmission
 from imgproc.core.trace import Trace
-from imgproc.live.record import job_outcomes, machine_spans, scaling_actions
+from imgproc.live.record import RunClaim, job_outcomes, machine_spans, scaling_actions
 from imgproc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,14 +48,77 @@ class LiveReplayError(ImgprocError):
     """The live replay could not start or finish."""
 
 
+class LiveReplayInterrupted(LiveReplayError):
+    """The replay was stopped before its end; it cleaned up as at the end all the same."""
+
+    def __init__(self, completed: int, jobs: int, withdrawn: int) -> None:
+        self.completed = completed
+        self.jobs = jobs
+        self.withdrawn = withdrawn
+        super().__init__(
+            f"replay stopped after {completed} of {jobs} results; cleaned up as at its end: "
+            f"scaler stopped, every machine destroyed, {withdrawn} queued jobs of the run "
+            f"withdrawn, its records and result queue removed")
+
+
+class RunClaims(Protocol):
+    """Who runs a replay on the fleet (``imgproc.live.record.ClaimFiles`` live)."""
+
+    def claim(self, run_id: str, started_at: float) -> None:
+        """Record this process as the one running ``run_id``."""
+
+    def others(self, run_id: str) -> list[RunClaim]:
+        """Every other replay's claim on the fleet, each saying whether its process runs."""
+
+    def release(self, run_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What a replay leaves outside its control plane, and how each goes: its claim on the
+    fleet, its jobs still queued (``withdraw_jobs(prefix)`` returns how many it took off
+    the queue), a dead run's result queue (``delete_results(run_id)``)."""
+
+    claims: RunClaims
+    withdraw_jobs: Callable[[str], int]
+    delete_results: Callable[[str], None]
+
+
+def job_prefix(run_id: str) -> str:
+    """What the ids of a run's jobs start with."""
+    return f"r{run_id}-"
+
+
+def withdraw_jobs(source: JobSource, prefix: str, wait_s: float = 0.2) -> int:
+    """Take the jobs whose id starts with ``prefix`` off the queue ``source`` reads, up to
+    the first of someone else's (left there: the source holds one job at a time and gives
+    it back when it closes), then close ``source``; returns how many it took."""
+    taken = 0
+    try:
+        while (delivery := source.next_delivery(wait_s)) is not None:
+            try:
+                job_id = JobMessage.decode(delivery.body).job_id
+            except BadMessage:
+                job_id = ""
+            if not job_id.startswith(prefix):
+                log.warning("a job not of this run (%r) waits on the jobs queue: the run's "
+                            "jobs behind it stay there", job_id)
+                break
+            delivery.ack()
+            taken += 1
+    finally:
+        source.close()
+    return taken
+
+
 class LiveReplay:
     """One live run of one trace; ``run()`` returns its record."""
 
     def __init__(self, settings: Settings, trace: Trace, run_id: str, plane: ControlPlane,
                  fleet: CommandedFleet, components: Sequence[Component], clock: Clock,
-                 speed: float = 1.0,
+                 leftovers: Leftovers, speed: float = 1.0,
                  on_sample: Callable[[int, int, float], None] | None = None,
-                 grace_s: float = 120.0) -> None:
+                 grace_s: float = 120.0, stop: threading.Event | None = None) -> None:
         self.settings = settings
         self.trace = trace
         self.run_id = run_id
@@ -53,38 +126,88 @@ class LiveReplay:
         self.fleet = fleet
         self.components = {c.name: c for c in components}
         self.clock = clock
+        self.leftovers = leftovers
         self.speed = speed
         self.on_sample = on_sample
         self.grace_s = grace_s
-        self.prefix = f"r{run_id}-"
+        self.stop = stop or threading.Event()
+        self.prefix = job_prefix(run_id)
         self.tally = ResultTally()
         self.reports: list[StateReport] = []
         self.series = SeriesRecorder(1.0)
         self.submission: TraceSubmission | None = None
         self._machines_starting = False
+        self.withdrawn = 0
 
     def run(self) -> RunRecord:
+        """Play the trace and return its record; raises :class:`LiveReplayInterrupted`
+        when ``stop`` cut it short (after the same cleaning up)."""
         plane, s = self.plane, self.settings
         try:
-            if plane.registry.machines():
-                raise LiveReplayError(
-                    f"machines already recorded under {s.zk.root} on {plane.where}: another "
-                    f"fleet is running there; stop it, or clear it with `imgproc zk clear`")
+            dead = self._check_fleet()
+            self.leftovers.claims.claim(self.run_id, self.clock.now())
         except BaseException:
             plane.close()  # nothing of this run exists yet: nothing else to clean
             raise
         try:
+            self._remove_dead_runs(dead)
             plane.config.write(ScalerConfig(policy=s.policy, params=s.policy_params,
                                             requested_at=self.clock.now()))
             for component in self.components.values():
                 component.start()
             t0 = self.clock.now()
             teardown_at = self._play(t0)
+            interrupted = self.stop.is_set()
             self._teardown()
-            return self._record(t0, teardown_at)
+            record = None if interrupted else self._record(t0, teardown_at)
         finally:
             self._stop_components()
             self._clean()
+        if record is None:
+            raise LiveReplayInterrupted(self.tally.completed, len(self.trace), self.withdrawn)
+        return record
+
+    def _check_fleet(self) -> list[RunClaim]:
+        """Refuse to run beside a running fleet; return the claims of dead replays, whose
+        machines are the only ones recorded (all asked for after the first of them began)."""
+        claims = self.leftovers.claims.others(self.run_id)
+        running = [c for c in claims if c.alive]
+        where = f"{self.settings.zk.root} on {self.plane.where}"
+        if running:
+            c = running[0]
+            raise LiveReplayError(f"replay {c.run_id} (pid {c.pid} on {c.host}) is running on "
+                                  f"{where}: wait for it to end, or stop it")
+        dead = [c for c in claims if not c.alive]
+        since = min((c.started_at for c in dead), default=float("inf"))
+        if any(m.requested_at < since - 1 for m in self.plane.registry.machines()):
+            raise LiveReplayError(
+                f"machines already recorded under {where}: another fleet is running there; "
+                f"stop it, or clear it with `imgproc zk clear`")
+        return dead
+
+    def _remove_dead_runs(self, dead: list[RunClaim]) -> None:
+        """Remove what replays killed before they could clean left: their machines (through
+        the deployer, each drained), records, queued jobs, result queues, state reports
+        and claims."""
+        if not dead:
+            return
+        if "deployer" in self.components:
+            self.components["deployer"].start()
+        machines = self.fleet.release_all()
+        if machines:
+            left = self._wait_until_gone()
+            if left:
+                raise LiveReplayError(f"machines of a dead replay still up: {', '.join(left)}")
+        self._delete_records()
+        for claim in dead:
+            withdrawn = self._withdraw(claim.run_id)
+            self.leftovers.delete_results(claim.run_id)
+            self.leftovers.claims.release(claim.run_id)
+            log.warning("replay %s (pid %d on %s) ended without cleaning up: removed its %d "
+                        "machines, %d queued jobs, its records and result queue", claim.run_id,
+                        claim.pid, claim.host, len(machines), withdrawn)
+        self._drain_reports(wait_s=0.2)
+        self.reports.clear()
 
     def _stop_components(self) -> None:
         for component in self.components.values():
@@ -110,7 +233,7 @@ class LiveReplay:
         starting_cap = trace_end + self.settings.provider.boot_timeout_s + self.grace_s
         expected = {self.prefix + job_id for job_id in self.trace.ids}
         try:
-            while (now := self.clock.now()) < deadline:
+            while not self.stop.is_set() and (now := self.clock.now()) < deadline:
                 self.submission.publish_due(now)
                 results = [r for r in self.plane.results.poll_results(0)
                            if r.job_id in expected]
@@ -166,14 +289,29 @@ class LiveReplay:
         if "scaler" in self.components:
             self.components["scaler"].stop()
         self.fleet.release_all()
-        left = self.fleet.wait_until_gone(
-            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S,
-            meanwhile=self._drain_reports)
+        left = self._wait_until_gone()
         if left:
             log.error("machines still up after teardown: %s", left)
         if "deployer" in self.components:
             self.components["deployer"].stop()
         self._drain_reports(wait_s=0.05)
+
+    def _wait_until_gone(self) -> list[str]:
+        """Wait until the registry holds no machine, the deployer kept up meanwhile; returns
+        the ids of those still there after the drain timeout and a margin."""
+        return self.fleet.wait_until_gone(
+            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S,
+            meanwhile=self._while_machines_go)
+
+    def _while_machines_go(self) -> None:
+        """Start the deployer again if it ended (a signal sent to the whole process group
+        ends it too, and only it destroys machines); take the state reports."""
+        deployer = self.components.get("deployer")
+        if deployer is not None and deployer.state() != "running":
+            log.warning("the deployer is not running (%s): starting it to destroy the "
+                        "machines", deployer.state())
+            deployer.start()
+        self._drain_reports()
 
     def _record(self, t0: float, teardown_at: float) -> RunRecord:
         machines = [m for m in self.plane.registry.all_machines() if m.requested_at >= t0 - 1]
@@ -188,16 +326,31 @@ class LiveReplay:
         )
 
     def _clean(self) -> None:
-        """Leave nothing of this run behind: machine records, its result queue, reports."""
+        """Leave nothing of this run behind: machine records, its queued jobs, reports, its
+        result queue; then its claim, unless a machine is left (the next replay then finds
+        the claim, and removes what is left)."""
         plane = self.plane
         try:
-            for machine in plane.registry.all_machines():
-                if machine.state in (S.DESTROYED, S.FAILED):
-                    plane.registry.delete(machine.id)
+            self._delete_records()
+            self.withdrawn = self._withdraw(self.run_id)
             self._drain_reports(wait_s=0.5)
             plane.results.delete()
+            if not plane.registry.machines():
+                self.leftovers.claims.release(self.run_id)
         except ImgprocError as exc:
             log.warning("cleaning up the replay's records and queues: %s", exc)
         finally:
             plane.close()
+
+    def _delete_records(self) -> None:
+        registry = self.plane.registry
+        for machine in registry.all_machines():
+            if machine.state in (S.DESTROYED, S.FAILED):
+                registry.delete(machine.id)
+
+    def _withdraw(self, run_id: str) -> int:
+        """Take a run's jobs still waiting off the jobs queue; returns how many."""
+        if not self.plane.ready.ready():
+            return 0
+        return self.leftovers.withdraw_jobs(job_prefix(run_id))
 
