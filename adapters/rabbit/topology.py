@@ -12,7 +12,8 @@ then moved: its jobs into a temporary quorum queue, the old queue deleted once
 empty, declared anew, the jobs moved back. Nothing is lost on the way (each job is
 acknowledged only after its copy was confirmed; an interrupted move is finished by
 the next start). A queue with consumers is not moved: their workers would lose it
-under them; :class:`JobsQueueInUse` says what to do.
+under them; :class:`JobsQueueInUse` says what to do. A quorum queue with another
+delivery limit is moved the same way, with one gap (see :func:`_delete_if_empty`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import pika
 import pika.exceptions as pex
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
@@ -31,6 +33,7 @@ from imgproc.adapters.rabbit.settings import RabbitSettings
 log = logging.getLogger(__name__)
 PRECONDITION_FAILED = 406
 NOT_FOUND = 404
+NOT_IMPLEMENTED = 540
 MAX_DELETE_TRIES = 20
 T = TypeVar("T")
 
@@ -144,16 +147,44 @@ def _delete_when_empty(connection: BlockingConnection, channel: BlockingChannel,
     queue = settings.jobs_queue
     for _ in range(MAX_DELETE_TRIES):
         try:
-            channel.queue_delete(queue, if_empty=True)
-            return channel
+            if _delete_if_empty(settings, queue):
+                return channel
         except pex.ChannelClosedByBroker as exc:
             if exc.reply_code != PRECONDITION_FAILED:
                 raise
-        channel = connection.channel()
-        channel.confirm_delivery()
         _move(channel, queue, temporary)
     raise BrokerRejected(f"moving jobs queue {queue}", settings.safe_url,
                          f"jobs kept arriving; tried {MAX_DELETE_TRIES} times")
+
+
+def _delete_if_empty(settings: RabbitSettings, queue: str) -> bool:
+    """Delete ``queue`` if it holds no message (406 if it does); False if it held some.
+
+    A classic queue deletes itself only if empty, atomically. A quorum queue cannot
+    (RabbitMQ closes the whole connection, 540, so this runs on a connection of its
+    own): it is deleted once a count found it empty, which leaves a publisher a moment
+    to add a job in between. That case is only a change of ``delivery_limit``: stop
+    the publishers first (docs/reliability.md).
+    """
+    connection = pika.BlockingConnection([pika.URLParameters(u) for u in settings.urls])
+    try:
+        connection.channel().queue_delete(queue, if_empty=True)
+        return True
+    except pex.ConnectionClosedByBroker as exc:
+        if exc.reply_code != NOT_IMPLEMENTED:
+            raise
+    finally:
+        if connection.is_open:
+            connection.close()
+    connection = pika.BlockingConnection([pika.URLParameters(u) for u in settings.urls])
+    try:
+        channel = connection.channel()
+        if channel.queue_declare(queue, passive=True).method.message_count:
+            return False
+        channel.queue_delete(queue)
+        return True
+    finally:
+        connection.close()
 
 
 @contextmanager

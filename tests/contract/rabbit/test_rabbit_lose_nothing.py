@@ -123,3 +123,21 @@ def test_jobs_left_by_an_interrupted_move_go_back_to_the_jobs_queue(rabbit_kit):
     rabbit_kit.keep(RabbitResultSink(settings))
     assert rabbit_kit.ready() == 1
     assert temporary not in queue_types(settings)
+
+
+def test_a_quorum_jobs_queue_with_another_delivery_limit_is_moved_with_every_job(rabbit_kit):
+    settings = rabbit_kit.settings
+    publisher = RabbitJobPublisher(settings)
+    for n in range(3):
+        publisher.publish(rabbit_kit.job(n))
+    publisher.close()
+    lower = settings.model_copy(update={"delivery_limit": 1})
+    source = rabbit_kit.keep(RabbitJobSource(lower))
+    taken = []
+    for _ in range(3):
+        delivery = source.next_delivery(5.0)
+        assert delivery is not None
+        taken.append(delivery.message_id)
+        delivery.ack()
+    assert sorted(taken) == ["job-0", "job-1", "job-2"]
+    assert queue_types(settings)[settings.jobs_queue] == "quorum"
