@@ -62,6 +62,10 @@ class ProgressListener(Protocol):
 
     def job_started(self, job_id: str) -> None: ...
 
+    def working(self, job_id: str) -> None:
+        """Still on ``job_id``: called about every second while a job runs."""
+        ...
+
     def job_finished(self, job_id: str, ok: bool) -> None: ...
 
     def idle(self) -> None:
@@ -148,7 +152,7 @@ class Worker:
     def _execute(self, job: JobMessage) -> str | None:
         executor = self.image_work if job.ops else self.simulated_work
         future = self.runner.submit(executor.execute, job)
-        if not self._wait_keeping_alive(future):
+        if not self._wait_keeping_alive(future, job.job_id):
             exc = JobTooLong(job.job_id, self.max_job_s)
             log.warning("%s", exc)
             return str(exc)
@@ -162,9 +166,9 @@ class Worker:
             return f"{type(exc).__name__}: {exc}"
         return None
 
-    def _wait_keeping_alive(self, future: Future) -> bool:
-        """Wait for ``future`` while the source's connection stays alive; False past the
-        job's maximum time."""
+    def _wait_keeping_alive(self, future: Future, job_id: str) -> bool:
+        """Wait for ``future`` while the source's connection stays alive and the listener
+        hears that the job goes on; False past the job's maximum time."""
         deadline = self.clock.now() + self.max_job_s
         while not future.done():
             remaining = deadline - self.clock.now()
@@ -172,4 +176,6 @@ class Worker:
                 return False
             wait([future], timeout=min(remaining, KEEP_ALIVE_EVERY_S))
             self.source.keep_alive()
+            if self.listener and not future.done():
+                self.listener.working(job_id)
         return True

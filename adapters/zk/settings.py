@@ -34,8 +34,10 @@ class ZkSettings(BaseModel):
     hosts: str = Field(default="127.0.0.1:2181", min_length=1,
                        description="comma-separated host:port list")
     root: str = Field(default="/imgproc", description="every node of ours lives under it")
-    session_timeout_s: float = Field(default=10.0, gt=0,
-                                     description="ephemeral nodes outlive a dead client this long")
+    session_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="ephemeral nodes outlive a dead or cut-off client this long; the server "
+                    "keeps it within 2 to 20 of its ticks (4 to 40 s with tickTime=2000)")
     connect_timeout_s: float = Field(default=5.0, gt=0,
                                      description="how long connect() waits for a first session")
     connection_retry: RetrySettings = Field(
@@ -48,6 +50,12 @@ class ZkSettings(BaseModel):
     )
     cas_max_tries: int = Field(default=50, ge=1,
                                description="compare-and-set attempts before giving up")
+
+    def enduring(self) -> ZkSettings:
+        """A copy whose commands retry for as long as ZooKeeper is away: for the long-running
+        processes (worker, deployer, scaler), which have nothing better to do."""
+        return self.model_copy(update={
+            "command_retry": self.command_retry.model_copy(update={"max_tries": -1})})
 
     @field_validator("root")
     @classmethod

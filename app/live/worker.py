@@ -1,8 +1,9 @@
 """``imgproc worker``: one worker process, i.e. one machine's worker.
 
-It announces itself in ZooKeeper (an ephemeral node, gone when it dies),
-moves its machine record to ``running``, records the job it holds, and serves
-jobs until SIGTERM, after which it finishes the current job and exits.
+It announces itself in ZooKeeper (an ephemeral node, gone when it dies, made
+again in every new session after an expiry), moves its machine record to
+``running``, records the job it holds, and serves jobs until SIGTERM, after
+which it finishes the current job and exits.
 ``imgproc.bootstrap.build_worker`` wires it.
 """
 
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from imgproc.core.addresses import parse_zk_hosts
 from imgproc.core.clock import Clock
-from imgproc.core.errors import UnknownMachine
+from imgproc.core.errors import ImgprocError, UnknownMachine
 from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import JobMessage
@@ -31,7 +32,10 @@ S = MachineState
 class Processor(Protocol):
     """Does a job's image operations (Pillow live)."""
 
-    def process(self, ops: Sequence[ImageOp], input: str, output: str) -> object: ...
+    def process(self, ops: Sequence[ImageOp], input: str, output: str,
+                job_id: str) -> object:
+        """Write ``output`` as job ``job_id``'s: another job may not write it again."""
+        ...
 
 
 class ImageWork:
@@ -41,7 +45,7 @@ class ImageWork:
         self.processor = processor
 
     def execute(self, job: JobMessage) -> None:
-        self.processor.process(job.ops, job.input or "", job.output or "")
+        self.processor.process(job.ops, job.input or "", job.output or "", job.job_id)
 
 
 class RegistryProgress:
@@ -50,7 +54,11 @@ class RegistryProgress:
 
     Writing twice per job made ZooKeeper most of a short job's cost (benchmarks), so the
     record is written when the worker turns busy, at most every ``refresh_s`` while it
-    stays busy, and when it turns idle (a poll that brought no job).
+    stays busy, and when it turns idle (a poll that brought no job); a job still running
+    a ``refresh_s`` after a write that named another job is written then, so that a long
+    job's record names it (the console, an operator, a test). A write that fails
+    (ZooKeeper kept dropping the connection) is logged, not raised: the jobs matter more
+    than their bookkeeping, which the next write brings up to date.
     """
 
     def __init__(self, registry: MachineRegistry, machine_id: str, clock: Clock,
@@ -59,32 +67,44 @@ class RegistryProgress:
         self.machine_id = machine_id
         self.refresh_s = refresh_s
         self.clock = clock
-        self.done: int | None = None  # read from the record at the first write
+        self._done_before: int | None = None  # the record's count, read at the first write
+        self._finished = 0  # jobs finished by this worker
         self._busy = False
         self._written_at = -float("inf")
+        self._written_job: str | None = None
 
-    def _jobs_done(self) -> int:
-        if self.done is None:
-            self.done = self.registry.get(self.machine_id).jobs_done
-        return self.done
-
-    def _write(self, current_job: str | None) -> None:
-        self.registry.update(self.machine_id, current_job=current_job,
-                             jobs_done=self._jobs_done())
+    def _write(self, current_job: str | None) -> bool:
+        try:
+            if self._done_before is None:
+                self._done_before = self.registry.get(self.machine_id).jobs_done
+            self.registry.update(self.machine_id, current_job=current_job,
+                                 jobs_done=self._done_before + self._finished)
+        except ImgprocError as exc:
+            log.warning("progress of %s not recorded (the next write will): %s",
+                        self.machine_id, exc)
+            return False
         self._written_at = self.clock.now()
+        self._written_job = current_job
+        return True
+
+    def _due(self) -> bool:
+        since = self.clock.now() - self._written_at
+        return not 0 <= since < self.refresh_s  # due, or the clock went back
 
     def job_started(self, job_id: str) -> None:
-        since = self.clock.now() - self._written_at
-        if not self._busy or not 0 <= since < self.refresh_s:  # due, or the clock went back
+        if not self._busy or self._due():
             self._write(job_id)
         self._busy = True
 
+    def working(self, job_id: str) -> None:
+        if self._written_job != job_id and self._due():
+            self._write(job_id)
+
     def job_finished(self, job_id: str, ok: bool) -> None:
-        self.done = self._jobs_done() + 1
+        self._finished += 1
 
     def idle(self) -> None:
-        if self._busy:
-            self._write(None)
+        if self._busy and self._write(None):
             self._busy = False
 
 

@@ -285,6 +285,42 @@ def test_the_registry_shows_a_busy_worker_and_counts_its_jobs_once_it_is_idle(ri
     assert (machine.state.value, machine.current_job, machine.jobs_done) == ("running", None, 2)
 
 
+def test_a_job_taken_while_busy_is_named_in_the_record_once_it_runs_past_a_refresh(rig):
+    registry = MemoryMachineRegistry()
+    come_up(registry, "w1", rig.clock.now(), "10.0.0.7")
+    progress = RegistryProgress(registry, "w1", rig.clock, refresh_s=1.0)
+    progress.job_started("j1")
+    progress.job_finished("j1", ok=True)
+    progress.job_started("j2")  # busy throughout: not written yet, to spare ZooKeeper
+    progress.working("j2")
+    assert registry.get("w1").current_job == "j1"
+    rig.clock.advance(1.0)
+    progress.working("j2")
+    assert registry.get("w1").current_job == "j2"
+
+
+def test_a_job_on_its_own_thread_is_reported_as_still_running_about_every_second(rig):
+    from imgproc.adapters.job_threads import ThreadPerJob
+
+    heard: list[str] = []
+
+    class Listener:
+        def job_started(self, job_id): pass
+        def working(self, job_id): heard.append(job_id)
+        def job_finished(self, job_id, ok): pass
+        def idle(self): pass
+
+    class TakesASecondAndAHalf:
+        def execute(self, job: JobMessage) -> None:
+            threading.Event().wait(1.5)
+
+    rig.submit("slow")
+    worker = Worker("w1", rig.broker.job_source(), rig.broker.result_sink(), RecordingWork(),
+                    TakesASecondAndAHalf(), rig.clock, Listener(), runner=ThreadPerJob())
+    assert worker.step(0.0)
+    assert heard and set(heard) == {"slow"}
+    assert [r.status for r in rig.results()] == ["done"]
+
 
 def test_a_worker_that_comes_up_records_its_address_and_host_name(rig):
     registry = MemoryMachineRegistry()
