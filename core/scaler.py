@@ -2,12 +2,15 @@
 
 One :class:`Scaler` object runs unchanged in the simulator (driven by virtual
 time events) and live (driven by :meth:`Scaler.run`, with an injected clock).
-A round that fails is logged and skipped; the loop never dies of it.
+A round that fails is logged and skipped; the loop never dies of it. Live, a
+round is told whether it may still act (its scaler still leads): asked right
+before each command, so a scaler that lost leadership mid-round sends none.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -51,6 +54,7 @@ class RoundReport:
     started: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     error: str | None = None
+    withheld: bool = False  # it stopped acting: its scaler no longer leads
 
     @property
     def acted(self) -> bool:
@@ -165,8 +169,9 @@ class Scaler:
     def _cooling(now: float, since: float | None, cooldown: float) -> bool:
         return since is not None and now - since < cooldown
 
-    def run_once(self) -> RoundReport:
-        """One round; an error is caught, logged and reported, never raised."""
+    def run_once(self, may_act: Callable[[], bool] = lambda: True) -> RoundReport:
+        """One round; an error is caught, logged and reported, never raised. ``may_act`` is
+        asked right before each command: once it says no, the round sends no more."""
         now = self.clock.now()
         report = RoundReport(now=now)
         try:
@@ -174,20 +179,44 @@ class Scaler:
             report.observation = obs
             report.decision = self.policy.decide(obs)
             target = self.capped(obs, report.decision.desired)
-            self._act(obs, machines, target, report)
+            self._act(obs, machines, target, _Permit(may_act, report))
         except Exception as exc:  # one bad round must not stop scaling
             report.error = f"{type(exc).__name__}: {exc}"
             log.warning("scaler round at %.1f skipped: %s", now, report.error, exc_info=True)
         return report
 
     def _act(self, obs: Observation, machines: list[Machine], target: int,
-             report: RoundReport) -> None:
+             permit: _Permit) -> None:
+        report = permit.report
         if target > obs.total:
             for _ in range(target - obs.total):
+                if not permit.granted():
+                    break
                 report.started.append(self.fleet.request_machine())
-            self._last_up = self._last_action = obs.now
+            if report.started:
+                self._last_up = self._last_action = obs.now
         elif target < obs.total:
             for machine in release_order(machines)[: obs.total - target]:
+                if not permit.granted():
+                    break
                 self.fleet.release_machine(machine.id)
                 report.released.append(machine.id)
-            self._last_action = obs.now
+            if report.released:
+                self._last_action = obs.now
+
+
+@dataclass
+class _Permit:
+    """Asks, before each command of a round, whether the scaler may still act."""
+
+    may_act: Callable[[], bool]
+    report: RoundReport
+
+    def granted(self) -> bool:
+        if self.may_act():
+            return True
+        if not self.report.withheld:
+            log.warning("round at %.1f sends no more commands: its scaler no longer leads",
+                        self.report.now)
+        self.report.withheld = True
+        return False

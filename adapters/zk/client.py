@@ -6,6 +6,14 @@ retries are kazoo's own :class:`KazooRetry`, configured from
 exceptions become ours, chained with ``from exc``: a caller handles
 :class:`RegistryUnavailable` (retryable later: the service or the session is
 gone) apart from the errors about the data itself.
+
+While the connection is down, kazoo holds a command until it is back (the
+connection retry reconnects forever), and a session that expired meanwhile is
+replaced by a new one, on which the command retry runs it again: so a command
+waits out an outage of any length, and :class:`RegistryUnavailable` means that
+the connection dropped under it more often than the command retry allows.
+What lived in the old session (ephemeral nodes, leadership) is the caller's to
+restore: ``liveness`` and ``election`` do.
 """
 
 from __future__ import annotations

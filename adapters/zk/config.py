@@ -53,6 +53,12 @@ class ZkConfigStore:
     def __init__(self, client: KazooClient, root: str = DEFAULT_ROOT) -> None:
         self._client = client
         self._path = Layout(root).scaler_config
+        self._closed = False
+
+    def close(self) -> None:
+        """End the watches set through this store (kazoo drops each at its next event): a
+        scaler that leads again after a lost session watches through a new store."""
+        self._closed = True
 
     def read(self) -> ScalerConfig | None:
         """The stored config, or ``None`` if none was written."""
@@ -76,16 +82,19 @@ class ZkConfigStore:
         """
         path = self._path
 
-        def on_change(data: bytes | None, _stat: ZnodeStat | None) -> None:
+        def on_change(data: bytes | None, _stat: ZnodeStat | None) -> bool:
+            if self._closed:
+                return False  # kazoo's DataWatch stops here
             try:
                 config = decode_config(path, data)
             except CorruptRecord:
                 log.exception("ignoring an invalid scaler config at %s", path)
-                return
+                return True
             try:
                 callback(config)
             except Exception:
                 log.exception("scaler config callback failed for %s", path)
+            return True
 
         with zk_errors("watch scaler config"):
             self._client.DataWatch(path, on_change)

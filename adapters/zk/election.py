@@ -5,25 +5,41 @@ and only the elected one runs its loop. When the leader's loop returns, or its
 session ends, the next contender is elected. Usage::
 
     election = ScalerElection(client, root, identifier="scaler@host-1")
-    election.run(lambda: loop_until(election.wait_stop))   # blocks
+    contend_until(election, lambda: loop_until(election.wait_stop), stop)   # blocks
 
 The leader's loop must watch :meth:`ScalerElection.wait_stop` (or
 :meth:`should_stop`): it is set by :meth:`cancel`, and when the session is
 suspended or lost while leading, since another contender may then be elected.
 Stopping on a mere suspension is deliberate: two active scalers are worse
-than none for a few seconds.
+than none for a few seconds. A suspension or an expiry never ends the
+contender, though: :func:`contend_until` contends again as soon as leadership
+ends, and waits out a ZooKeeper that cannot be reached. A contender that is
+waiting needs nothing of the kind: kazoo's lock keeps its place across a
+suspension and makes a new node after an expiry.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
 
-from imgproc.adapters.zk.client import zk_errors
+from imgproc.adapters.zk.client import RegistryUnavailable, zk_errors
 from imgproc.adapters.zk.layout import DEFAULT_ROOT, Layout
+from imgproc.core.ports import Election
+
+log = logging.getLogger(__name__)
+LOST = (KazooState.SUSPENDED, KazooState.LOST)
 
 
 class ScalerElection:
@@ -42,9 +58,10 @@ class ScalerElection:
     def run(self, func: Callable[[], None]) -> bool:
         """Block until elected, then run ``func``; False if cancelled before being elected.
 
-        Leadership ends when ``func`` returns or raises (the exception propagates).
-        Raises :class:`RegistryUnavailable` if the session closes while waiting or
-        leading: the caller then needs a new client to contend again.
+        Leadership ends when ``func`` returns or raises (the exception propagates). Raises
+        :class:`RegistryUnavailable` if ZooKeeper kept failing (the node could not be
+        created or given back) or the client was closed. May be called again to contend
+        again, once it returned.
         """
         with self._guard:
             if self._cancelled:
@@ -55,6 +72,8 @@ class ScalerElection:
         def lead() -> None:
             with self._guard:
                 self._leading = True
+                if self._client.state in LOST:  # lost between the election and now
+                    self._stop.set()
             elected.set()
             if not self.should_stop():
                 func()
@@ -62,6 +81,7 @@ class ScalerElection:
         self._client.add_listener(self._on_session_change)
         try:
             with zk_errors(f"take part in the scaler election as {self.identifier!r}"):
+                self._release_leftover()
                 self._election.run(lead)
         finally:
             self._client.remove_listener(self._on_session_change)
@@ -89,7 +109,42 @@ class ScalerElection:
         with zk_errors("list scaler contenders"):
             return list(self._election.contenders())
 
+    def _release_leftover(self) -> None:
+        """Give back a lock whose release failed at the end of the last term: contending
+        with it still held would wait behind our own node for as long as the session lives."""
+        lock = self._election.lock
+        if lock.is_acquired:
+            lock.release()
+
     def _on_session_change(self, state: KazooState) -> None:
         with self._guard:
-            if self._leading and state in (KazooState.SUSPENDED, KazooState.LOST):
+            if self._leading and state in LOST:
                 self._stop.set()
+
+
+def contend_until(election: Election, lead: Callable[[], None], stop: threading.Event,
+                  max_wait_s: float = 5.0) -> None:
+    """Contend and run ``lead`` each time elected, contending again whenever leadership
+    ends, until ``stop`` is set or the election is cancelled. A ZooKeeper that cannot be
+    reached (:class:`RegistryUnavailable`) is waited out, backing off up to ``max_wait_s``."""
+
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(RegistryUnavailable),
+        wait=wait_exponential(multiplier=0.2, max=max_wait_s),
+        stop=stop_when_event_set(stop),
+        sleep=pause,
+        before_sleep=_log_retry,
+        retry_error_callback=lambda _state: False,  # stopped while ZooKeeper was away
+    )
+    while not stop.is_set() and retrying(election.run, lead):
+        if not stop.is_set():
+            log.info("leadership ended; contending again")
+
+
+def _log_retry(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome else None
+    wait_s = state.next_action.sleep if state.next_action else 0.0
+    log.warning("cannot contend: %s; trying again in %.1f s", failure, wait_s)

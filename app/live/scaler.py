@@ -87,12 +87,13 @@ class LiveScaler:
         self.config.watch(self.pending.put)
         log.info("scaler %s leads", self.identifier)
 
-    def round(self) -> None:
-        """Apply a pending config change, then decide once."""
+    def round(self, leading: Callable[[], bool] = lambda: True) -> None:
+        """Apply a pending config change, then decide once; ``leading`` is asked right before
+        each command, so that a scaler that lost its leadership meanwhile sends none."""
         change = self.pending.take()
         if change is not None:
             self._apply(change)
-        report = self.scaler.run_once()
+        report = self.scaler.run_once(may_act=leading)
         if report.decision is not None:
             log.info("round: %s -> %s (+%d -%d)", report.decision.reason,
                      report.decision.desired, len(report.started), len(report.released))
@@ -111,8 +112,9 @@ class LiveScaler:
         """Decide every interval while this scaler leads and nobody asked it to stop."""
         self.begin()
         while not (stop.is_set() or election.should_stop()):
-            self.round()
+            self.round(leading=lambda: not election.should_stop())
             election.wait_stop(self.settings.scaler.interval_s)
+        log.info("scaler %s stops leading", self.identifier)
 
     def _apply(self, config: ScalerConfig) -> None:
         if self._applied == (config.policy, dict(config.params)):
