@@ -166,6 +166,7 @@ if libvirt_up; then
 fi
 remove_boxes
 remove_test_leftovers
+scripts/cluster.sh stop --clean || true   # the clustered-broker tests' own nodes, and their directory
 stop_daemons
 restore_permissions
 [ -n "$PACKAGES" ] && remove_packages

@@ -21,6 +21,7 @@ SERVICE_FIXTURES = frozenset({
     "rabbit_session_settings",  # contract/rabbit: the session's vhost on the real broker
     "zk_admin",                 # contract/zk: a client of the real ZooKeeper
     "services",                 # integration: both services
+    "cluster",                  # cluster: scripts/cluster.sh's RabbitMQ cluster and ZK ensemble
 })
 # Fixtures parametrized over an in-memory twin and the real service: only the real half
 # needs the service.

@@ -3,10 +3,11 @@
 A :class:`RabbitResultFeed` binds its own queue to the exchange. By default the
 queue is exclusive and auto-deleted: a watcher (the console, the scaler) sees
 results from the moment it is made, and misses those sent while it was away
-(also across a reconnect). With ``durable=True`` and a ``queue_name`` the queue
-outlives the feed, so a replay that must count every result misses none; it
-calls :meth:`RabbitResultFeed.delete` when done. A result that does not decode
-is logged and dropped: results are reports, the jobs queue holds the work.
+(also across a reconnect). With ``durable=True`` and a ``queue_name`` the queue (a
+quorum queue, so it outlives a cluster node too) outlives the feed, so a replay that
+must count every result misses none; it calls :meth:`RabbitResultFeed.delete` when
+done. A result that does not decode is logged and dropped: results are reports, the
+jobs queue holds the work.
 
 A result is never confirmed and lost: it is published ``mandatory``, and one that no
 queue is bound to receive (nothing was listening) goes to the durable unclaimed-results
@@ -24,6 +25,7 @@ from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms, mess
 from imgproc.adapters.rabbit.consumer import QueueConsumer
 from imgproc.adapters.rabbit.peek import QueuePeek
 from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.rabbit.topology import QUORUM, declare_queue
 from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
 
@@ -65,6 +67,7 @@ class RabbitResultFeed:
         if durable and not queue_name:
             raise ValueError("a durable result feed needs a queue_name to come back to")
         self._exchange = settings.results_exchange
+        self._settings = settings
         self._durable = durable
         self._requested = queue_name or ""
         self._queue = self._requested
@@ -90,7 +93,7 @@ class RabbitResultFeed:
 
     def _bind(self, channel: BlockingChannel) -> None:
         if self._durable:
-            channel.queue_declare(self._queue, durable=True)
+            declare_queue(channel.connection, self._settings, self._queue, QUORUM)
         else:
             declared = channel.queue_declare(self._requested, exclusive=True, auto_delete=True)
             self._queue = declared.method.queue

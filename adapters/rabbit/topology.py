@@ -1,19 +1,21 @@
-"""The queues and exchanges imgproc declares, and moving a jobs queue to new arguments.
+"""The queues and exchanges imgproc declares, and moving a queue to new arguments.
 
-The jobs queue is a quorum queue: replicated on a cluster, and with a delivery limit,
-so that a job whose worker dies every time (a crash, memory) is dead-lettered after
+Every durable queue is a quorum queue: replicated on a cluster, so that it lives on
+while any majority of the nodes does (a classic queue lives on one node, and while that
+node is down nobody can even declare it). The jobs queue has a delivery limit too, so
+that a job whose worker dies every time (a crash, memory) is dead-lettered after
 ``delivery_limit`` more tries instead of going round the fleet for ever. Its dead
 letters go, at least once, to the dead-letter queue (``x-dead-letter-strategy``
 needs ``x-overflow: reject-publish``).
 
-A queue cannot change its arguments: a jobs queue declared by an older imgproc (a
-classic queue) or with another delivery limit is refused by the broker (406). It is
-then moved: its jobs into a temporary quorum queue, the old queue deleted once
-empty, declared anew, the jobs moved back. Nothing is lost on the way (each job is
-acknowledged only after its copy was confirmed; an interrupted move is finished by
-the next start). A queue with consumers is not moved: their workers would lose it
-under them; :class:`JobsQueueInUse` says what to do. A quorum queue with another
-delivery limit is moved the same way, with one gap (see :func:`_delete_if_empty`).
+A queue cannot change its arguments: a queue declared by an older imgproc (a classic
+queue) or with another delivery limit is refused by the broker (406). It is then moved:
+its messages into a temporary quorum queue, the old queue deleted once empty, declared
+anew, the messages moved back. Nothing is lost on the way (each message is acknowledged
+only after its copy was confirmed; an interrupted move is finished by the next start).
+A queue with consumers is not moved: they would lose it under them; :class:`QueueInUse`
+says what to do. A quorum queue with another delivery limit is moved the same way, with
+one gap (see :func:`_delete_if_empty`).
 """
 
 from __future__ import annotations
@@ -35,23 +37,25 @@ PRECONDITION_FAILED = 406
 NOT_FOUND = 404
 NOT_IMPLEMENTED = 540
 MAX_DELETE_TRIES = 20
+QUORUM: dict[str, object] = {"x-queue-type": "quorum"}
 T = TypeVar("T")
 
 
-class JobsQueueInUse(BrokerRejected):
-    """The jobs queue must be moved to new arguments, but workers still consume it."""
+class QueueInUse(BrokerRejected):
+    """A queue must be moved to new arguments, but consumers still use it."""
 
     def __init__(self, queue: str, where: str, consumers: int) -> None:
         super().__init__(
-            f"moving jobs queue {queue} to a quorum queue", where,
+            f"moving queue {queue} to a quorum queue", where,
             f"it was declared with other arguments (by an older imgproc, or with another "
-            f"delivery_limit) and {consumers} consumer(s) still use it; stop those workers "
-            f"(rabbitmqctl list_consumers shows them), then run: imgproc broker migrate")
+            f"delivery_limit) and {consumers} consumer(s) still use it; stop those processes "
+            f"(workers, deployer: rabbitmqctl list_consumers shows them), then run: "
+            f"imgproc broker migrate")
 
 
 def jobs_queue_arguments(settings: RabbitSettings) -> dict[str, object]:
     return {
-        "x-queue-type": "quorum",
+        **QUORUM,
         "x-delivery-limit": settings.delivery_limit,
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": settings.dead_letter_queue,
@@ -60,56 +64,66 @@ def jobs_queue_arguments(settings: RabbitSettings) -> dict[str, object]:
     }
 
 
-def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> None:
-    """Declare every durable queue and exchange, moving a jobs queue declared otherwise."""
-    channel.queue_declare(settings.dead_letter_queue, durable=True)
-    declare_jobs_queue(channel.connection, settings)
+def durable_queues(settings: RabbitSettings) -> dict[str, dict[str, object]]:
+    """Every durable queue of imgproc's, with its arguments (the dead-letter queue first:
+    the jobs queue's dead letters go there)."""
+    return {
+        settings.dead_letter_queue: QUORUM,
+        settings.jobs_queue: jobs_queue_arguments(settings),
+        settings.unclaimed_results_queue: QUORUM,
+        settings.deployer_queue: QUORUM,
+        settings.callback_queue: QUORUM,
+    }
+
+
+def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> dict[str, int]:
+    """Declare every durable queue and exchange, moving a queue declared otherwise; the
+    messages moved, by queue."""
+    moved = {queue: declare_queue(channel.connection, settings, queue, arguments)
+             for queue, arguments in durable_queues(settings).items()}
     channel.exchange_declare(settings.results_exchange, exchange_type="fanout", durable=True)
-    channel.queue_declare(settings.unclaimed_results_queue, durable=True)
-    channel.queue_declare(settings.deployer_queue, durable=True)
-    channel.queue_declare(settings.callback_queue, durable=True)
+    return moved
 
 
-def declare_jobs_queue(connection: BlockingConnection, settings: RabbitSettings) -> int:
-    """Declare the jobs queue; the number of jobs moved (0 unless it had to be moved)."""
-    queue, arguments = settings.jobs_queue, jobs_queue_arguments(settings)
+def declare_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,
+                  arguments: dict[str, object]) -> int:
+    """Declare durable ``queue``; the number of messages moved (0 unless it had to be)."""
     try:
         _on_own_channel(connection, lambda ch: ch.queue_declare(queue, durable=True,
                                                                 arguments=arguments))
     except pex.ChannelClosedByBroker as exc:
         if exc.reply_code != PRECONDITION_FAILED:
             raise
-        return migrate_jobs_queue(connection, settings)
-    return _finish_interrupted_move(connection, settings)
+        return migrate_queue(connection, settings, queue, arguments)
+    return _finish_interrupted_move(connection, queue)
 
 
-def migrate_jobs_queue(connection: BlockingConnection, settings: RabbitSettings) -> int:
-    """Move the jobs queue's jobs to a new queue with imgproc's arguments; how many moved."""
-    queue, arguments = settings.jobs_queue, jobs_queue_arguments(settings)
+def migrate_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,
+                  arguments: dict[str, object]) -> int:
+    """Move ``queue``'s messages to a new queue with ``arguments``; how many moved."""
     temporary = f"{queue}.migrating"
     channel = connection.channel()
     channel.confirm_delivery()
     try:
         consumers = channel.queue_declare(queue, passive=True).method.consumer_count
         if consumers:
-            raise JobsQueueInUse(queue, settings.safe_url, consumers)
+            raise QueueInUse(queue, settings.safe_url, consumers)
         channel.queue_declare(temporary, durable=True, arguments=arguments)
         moved = _move(channel, queue, temporary)
-        channel = _delete_when_empty(connection, channel, settings, temporary)
+        _delete_when_empty(channel, settings, queue, temporary)
         channel.queue_declare(queue, durable=True, arguments=arguments)
         _move(channel, temporary, queue)
         channel.queue_delete(temporary)
     finally:
         if channel.is_open:
             channel.close()
-    log.warning("moved %d job(s) of %s to a quorum queue with delivery limit %d", moved,
-                queue, settings.delivery_limit)
+    log.warning("moved %d message(s) of %s to a quorum queue", moved, queue)
     return moved
 
 
-def _finish_interrupted_move(connection: BlockingConnection, settings: RabbitSettings) -> int:
-    """Jobs left in the temporary queue by a move that was interrupted go back."""
-    temporary = f"{settings.jobs_queue}.migrating"
+def _finish_interrupted_move(connection: BlockingConnection, queue: str) -> int:
+    """Messages left in the temporary queue by a move that was interrupted go back."""
+    temporary = f"{queue}.migrating"
     try:
         with _quiet_channel_close(temporary):
             _on_own_channel(connection, lambda ch: ch.queue_declare(temporary, passive=True))
@@ -120,12 +134,13 @@ def _finish_interrupted_move(connection: BlockingConnection, settings: RabbitSet
 
     def move_back(channel: BlockingChannel) -> int:
         channel.confirm_delivery()
-        moved = _move(channel, temporary, settings.jobs_queue)
+        moved = _move(channel, temporary, queue)
         channel.queue_delete(temporary)
         return moved
 
     moved = _on_own_channel(connection, move_back)
-    log.warning("moved %d job(s) back from %s, left by an interrupted move", moved, temporary)
+    log.warning("moved %d message(s) back from %s, left by an interrupted move", moved,
+                temporary)
     return moved
 
 
@@ -141,20 +156,19 @@ def _move(channel: BlockingChannel, source: str, target: str) -> int:
         moved += 1
 
 
-def _delete_when_empty(connection: BlockingConnection, channel: BlockingChannel,
-                       settings: RabbitSettings, temporary: str) -> BlockingChannel:
-    """Delete the jobs queue once empty: jobs published meanwhile are moved first."""
-    queue = settings.jobs_queue
+def _delete_when_empty(channel: BlockingChannel, settings: RabbitSettings, queue: str,
+                       temporary: str) -> None:
+    """Delete ``queue`` once empty: messages published meanwhile are moved first."""
     for _ in range(MAX_DELETE_TRIES):
         try:
             if _delete_if_empty(settings, queue):
-                return channel
+                return
         except pex.ChannelClosedByBroker as exc:
             if exc.reply_code != PRECONDITION_FAILED:
                 raise
         _move(channel, queue, temporary)
-    raise BrokerRejected(f"moving jobs queue {queue}", settings.safe_url,
-                         f"jobs kept arriving; tried {MAX_DELETE_TRIES} times")
+    raise BrokerRejected(f"moving queue {queue}", settings.safe_url,
+                         f"messages kept arriving; tried {MAX_DELETE_TRIES} times")
 
 
 def _delete_if_empty(settings: RabbitSettings, queue: str) -> bool:

@@ -23,25 +23,28 @@ def broker() -> None:
 @broker.command()
 @config_option
 def migrate(config) -> None:
-    """Make the jobs queue a quorum queue with imgproc's delivery limit, keeping its jobs.
+    """Make every queue of imgproc's a quorum queue (the jobs queue with imgproc's delivery
+    limit), keeping its messages.
 
-    Needed once after upgrading from a classic jobs queue, or after changing
-    rabbit.delivery_limit; refused while workers consume the old queue (stop them first).
+    Done by every imgproc process when it connects; run by hand after upgrading from
+    classic queues or changing rabbit.delivery_limit while older processes still consume
+    them: it is refused until they are stopped, and says which queue.
     """
     from imgproc.adapters.rabbit.connection import RabbitLink
-    from imgproc.adapters.rabbit.topology import declare_jobs_queue
+    from imgproc.adapters.rabbit.topology import declare_topology
 
     rabbit = settings_from_flags(config).rabbit
     link = RabbitLink(rabbit, "migrate", declare=False)
     try:
-        moved = link.run(f"declaring {rabbit.jobs_queue}",
-                         lambda ch: declare_jobs_queue(ch.connection, rabbit))
+        moved = link.run("declaring imgproc's queues", lambda ch: declare_topology(ch, rabbit))
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         link.close()
-    click.echo(f"{rabbit.jobs_queue} on {rabbit.safe_url} is a quorum queue with delivery limit "
-               f"{rabbit.delivery_limit}; {moved} job(s) moved")
+    for queue, count in moved.items():
+        click.echo(f"{queue}: quorum queue, {count} message(s) moved")
+    click.echo(f"on {rabbit.safe_url}; the jobs queue's delivery limit is "
+               f"{rabbit.delivery_limit}")
 
 
 @broker.command(name="dead-letters")

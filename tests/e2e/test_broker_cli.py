@@ -41,6 +41,7 @@ def imgproc(settings: RabbitSettings, *args: str) -> subprocess.CompletedProcess
 
 
 def test_migrate_moves_a_classic_jobs_queue_with_its_jobs(vhost_settings):
+    """As imgproc before quorum queues declared it: classic, durable."""
     link = RabbitLink(vhost_settings, "old-imgproc", declare=False)
     link.run("declaring", lambda ch: ch.queue_declare(vhost_settings.jobs_queue, durable=True))
     for n in range(3):
@@ -50,9 +51,10 @@ def test_migrate_moves_a_classic_jobs_queue_with_its_jobs(vhost_settings):
     link.close()
     done = imgproc(vhost_settings, "migrate")
     assert done.returncode == 0, done.stderr
-    assert "is a quorum queue with delivery limit 3; 3 job(s) moved" in done.stdout
+    assert f"{vhost_settings.jobs_queue}: quorum queue, 3 message(s) moved" in done.stdout
+    assert "the jobs queue's delivery limit is 3" in done.stdout
     again = imgproc(vhost_settings, "migrate")
-    assert "0 job(s) moved" in again.stdout
+    assert f"{vhost_settings.jobs_queue}: quorum queue, 0 message(s) moved" in again.stdout
 
 
 def test_dead_letters_are_listed_with_their_reason_and_left_in_place(vhost_settings):

@@ -10,7 +10,7 @@ from conftest import rabbitmqctl
 
 from imgproc.adapters.rabbit import RabbitJobPublisher, RabbitJobSource, RabbitResultSink
 from imgproc.adapters.rabbit.connection import RabbitLink
-from imgproc.adapters.rabbit.topology import JobsQueueInUse
+from imgproc.adapters.rabbit.topology import QueueInUse
 from imgproc.core.messages import ResultMessage
 
 
@@ -60,14 +60,14 @@ def test_a_result_with_a_listener_does_not_go_to_the_unclaimed_ones(broker_kit):
     assert broker_kit.lookup().find("job-9") == []
 
 
-def declare_classic_jobs_queue(settings, jobs: int) -> None:
+def declare_classic_jobs_queue(settings, jobs: int, queue: str | None = None) -> None:
+    queue = queue or settings.jobs_queue
     link = RabbitLink(settings, "old-imgproc", declare=False)
     try:
-        link.run("declaring a classic queue",
-                 lambda ch: ch.queue_declare(settings.jobs_queue, durable=True))
+        link.run("declaring a classic queue", lambda ch: ch.queue_declare(queue, durable=True))
         for n in range(jobs):
             link.run("publishing", lambda ch, n=n: ch.basic_publish(
-                "", settings.jobs_queue, f"job {n}".encode(),
+                "", queue, f"job {n}".encode(),
                 pika.BasicProperties(delivery_mode=2, message_id=f"old-{n}")))
     finally:
         link.close()
@@ -102,7 +102,7 @@ def test_a_classic_jobs_queue_with_consumers_is_refused_naming_the_command(rabbi
     old_worker.run("consuming", lambda ch: ch.basic_consume(settings.jobs_queue,
                                                             lambda *a: None))
     try:
-        with pytest.raises(JobsQueueInUse, match="imgproc broker migrate"):
+        with pytest.raises(QueueInUse, match="imgproc broker migrate"):
             RabbitJobSource(settings)
     finally:
         old_worker.close()
@@ -141,3 +141,15 @@ def test_a_quorum_jobs_queue_with_another_delivery_limit_is_moved_with_every_job
         delivery.ack()
     assert sorted(taken) == ["job-0", "job-1", "job-2"]
     assert queue_types(settings)[settings.jobs_queue] == "quorum"
+
+
+@pytest.mark.parametrize("field", ["dead_letter_queue", "deployer_queue", "callback_queue",
+                                   "unclaimed_results_queue"])
+def test_every_other_classic_queue_is_moved_to_a_quorum_queue_with_its_messages(rabbit_kit,
+                                                                                field):
+    settings = rabbit_kit.settings
+    queue = getattr(settings, field)
+    declare_classic_jobs_queue(settings, jobs=3, queue=queue)
+    rabbit_kit.keep(RabbitResultSink(settings))
+    assert queue_types(settings)[queue] == "quorum"
+    assert rabbit_kit.ready(queue) == 3
