@@ -6,15 +6,12 @@ deployer drains the machine before it goes).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from imgproc.core.clock import Clock
-from imgproc.core.machines import Machine, MachineState, is_machine_id
+from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import DeployerCommand
 from imgproc.core.ports import CommandBus, MachineRegistry
-
-log = logging.getLogger(__name__)
 
 
 class CommandedFleet:
@@ -43,14 +40,10 @@ class CommandedFleet:
                                            sent_at=self.clock.now()))
 
     def release_all(self) -> list[str]:
-        """Release every machine not already going; returns their ids. A record whose id no
-        command can carry (a worker started by hand under an odd name) is left, and said."""
+        """Release every machine not already going; returns their ids."""
         going = []
         for machine in self.registry.machines():
             if machine.state in (MachineState.DESTROYING, MachineState.DESTROYED):
-                continue
-            if not is_machine_id(machine.id):
-                log.warning("cannot release machine %r: not a machine id", machine.id)
                 continue
             self.release_machine(machine.id)
             going.append(machine.id)

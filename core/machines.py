@@ -4,6 +4,10 @@ A machine is asked for (``preparing``), boots (``booting``), serves jobs
 (``running``), may be told to finish its current job and take no more
 (``draining``), is torn down (``destroying``) and ends ``destroyed``. Any live
 state may end in ``failed``; a failed machine is still torn down.
+
+A machine has an *owner*: the deployer that provisions it claims it while it is still
+``preparing`` (:meth:`Machine.claimed_by`), and from then on only that deployer judges
+whether it is alive (see :mod:`imgproc.core.deployer` for why).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from imgproc.core.errors import IllegalTransition
+from imgproc.core.errors import IllegalTransition, ImgprocError
 
 
 class MachineState(StrEnum):
@@ -58,6 +62,19 @@ def check_transition(machine_id: str, current: MachineState, requested: MachineS
         )
 
 
+class NotClaimable(ImgprocError):
+    """A deployer claimed a machine that is no longer preparing, or that another owns."""
+
+    def __init__(self, machine_id: str, state: str, owner: str | None, claimant: str) -> None:
+        self.machine_id = machine_id
+        self.state = state
+        self.owner = owner
+        self.claimant = claimant
+        held = "its own" if owner == claimant else f"owned by {owner or 'nobody'}"
+        super().__init__(f"machine {machine_id}: {claimant} cannot claim it: it is {state}, "
+                         f"{held} (only a preparing machine nobody else owns can be claimed)")
+
+
 @dataclass(frozen=True)
 class Machine:
     """A worker machine as the registry records it."""
@@ -71,6 +88,7 @@ class Machine:
     jobs_done: int = 0
     reason: str | None = None
     details: dict = field(default_factory=dict)
+    owner: str | None = None  # the deployer that provisions it; None until one claims it
 
     @property
     def busy(self) -> bool:
@@ -81,3 +99,10 @@ class Machine:
         :class:`IllegalTransition` if the move is not allowed."""
         check_transition(self.id, self.state, state)
         return replace(self, state=state, state_since=at, reason=reason)
+
+    def claimed_by(self, owner: str) -> Machine:
+        """A copy owned by ``owner``; raises :class:`NotClaimable` unless this machine is
+        still preparing and unowned (or already ``owner``'s: a claim may be repeated)."""
+        if self.state is not S.PREPARING or self.owner not in (None, owner):
+            raise NotClaimable(self.id, self.state.value, self.owner, owner)
+        return replace(self, owner=owner)

@@ -26,6 +26,7 @@ from imgproc.adapters.zk.config import decode_config, decode_status
 from imgproc.adapters.zk.layout import (
     DEFAULT_ROOT,
     Layout,
+    MachineListing,
     apply_update,
     decode_machine,
     encode_machine,
@@ -42,8 +43,9 @@ class MemoryMachineRegistry:
 
     def __init__(self, root: str = DEFAULT_ROOT) -> None:
         self._layout = Layout(root)
+        self._listing = MachineListing(self._layout)
         self._lock = threading.Lock()
-        self._records: dict[str, bytes] = {}
+        self._records: dict[str, bytes] = {}  # by node name, as ZooKeeper's children
 
     def create(self, machine: Machine) -> None:
         self._layout.machine(machine.id)
@@ -80,7 +82,8 @@ class MemoryMachineRegistry:
     def all_machines(self) -> list[Machine]:
         with self._lock:
             records = sorted(self._records.items())
-        return [decode_machine(self._layout.machine(i), data) for i, data in records]
+        listed = (self._listing.machine(name, data) for name, data in records)
+        return [machine for machine in listed if machine is not None]
 
     def _change(self, machine_id: str, change: Callable[[Machine], Machine]) -> Machine:
         path = self._layout.machine(machine_id)

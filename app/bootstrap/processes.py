@@ -38,7 +38,7 @@ from imgproc.adapters.zk.client import close as close_zk
 from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.election import ScalerElection, contend_until
 from imgproc.adapters.zk.liveness import ZkLiveness
-from imgproc.adapters.zk.registry import ZkMachineRegistry
+from imgproc.adapters.zk.registry import OwnerLock, ZkMachineRegistry
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
@@ -74,9 +74,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 def long_running(settings: Settings) -> Settings:
-    """The settings of a worker, deployer or scaler process: it waits out a broker outage of
-    any length (nothing would restart it), where a command-line tool gives up and says so."""
-    return settings.model_copy(update={"rabbit": settings.rabbit.enduring()})
+    """The settings of a worker, deployer or scaler process: it waits out a broker or
+    ZooKeeper outage of any length (nothing would restart it), where a command-line tool
+    gives up and says so."""
+    return settings.model_copy(update={"rabbit": settings.rabbit.enduring(),
+                                       "zk": settings.zk.enduring()})
 
 
 # ---- worker ------------------------------------------------------------------------------
@@ -125,10 +127,9 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
                    registry: MachineRegistry | None = None, bus: CommandBus | None = None,
                    provider: Provider | None = None, clock: Clock | None = None,
                    executor: Executor | None = None, owner: str | None = None) -> DeployerService:
-    """The deployer; its machines are ``owner``'s, by default its provider's view: kind,
-    host and state directory (the same for a deployer restarted on the same state)."""
+    """The deployer; its machines are ``owner``'s (by default :func:`deployer_owner`)."""
     p = settings.provider
-    owner = owner or f"{p.kind}@{os.uname().nodename}:{p.state_dir.resolve()}"
+    owner = owner or deployer_owner(settings)
     with opened() as closers:
         if registry is None:
             client = closers.enter_context(zk_client(settings))
@@ -155,12 +156,38 @@ def check_runs_workers(settings: Settings) -> None:
             f"{', '.join(provider_names(runs_workers=True))}")
 
 
+def deployer_owner(settings: Settings) -> str:
+    """Whose machines a deployer judges: its provider's view (kind, host, state directory),
+    the same for a deployer restarted on the same state (``imgproc.core.deployer``)."""
+    p = settings.provider
+    return f"{p.kind}@{os.uname().nodename}:{p.state_dir.resolve()}"
+
+
 def run_deployer(settings: Settings, stop: threading.Event) -> int:
+    """Wait to be the one active deployer of this owner, then run until ``stop``; a
+    deployer whose ZooKeeper session expired (the lock with it) stops acting and waits
+    for the lock again, in the same process."""
     settings = long_running(settings)
     check_runs_workers(settings)
-    log.info("deployer: broker %s, zookeeper %s, provider %s", settings.rabbit.safe_url,
-             settings.zk.hosts, settings.provider.kind)
-    return build_deployer(settings, stop).run(stop)
+    owner = deployer_owner(settings)
+    log.info("deployer: broker %s, zookeeper %s, provider %s, owner %s",
+             settings.rabbit.safe_url, settings.zk.hosts, settings.provider.kind, owner)
+    with zk_client(settings) as client:
+        lock = OwnerLock(client, settings.zk.root, owner, f"{owner} pid {os.getpid()}")
+        registry = ZkMachineRegistry(client, settings.zk.root)
+        if others := lock.contenders():
+            log.warning("waiting: another deployer of this state is active (%s)",
+                        "; ".join(others))
+        while (tenure := lock.hold(stop)) is not None:
+            try:
+                build_deployer(settings, tenure.ended, registry=registry,
+                               owner=owner).run(tenure.ended)
+            finally:
+                tenure.release()
+            if not stop.is_set():
+                log.warning("ZooKeeper session expired, the deployer lock with it: "
+                            "waiting for the lock again")
+    return 0
 
 
 # ---- scaler ------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ class MemoryBackend:
     def status(self, session: Any = None) -> MemoryScalerStatus:
         return self._status
 
+    def write_raw(self, name: str, data: bytes) -> None:
+        """Put ``data`` at ``machines/<name>`` as a foreign client could: unchecked (the twin
+        keeps node data by name, as ZooKeeper does)."""
+        self._registry._records[name] = data
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -99,6 +104,10 @@ class ZkBackend:
 
     def status(self, session: KazooClient | None = None) -> ZkScalerStatus:
         return ZkScalerStatus(session or self._shared(), self.root)
+
+    def write_raw(self, name: str, data: bytes) -> None:
+        """Put ``data`` at ``machines/<name>`` with kazoo, unchecked, as a foreign client could."""
+        self._shared().create(f"{self.root}/machines/{name}", data, makepath=True)
 
     def close(self) -> None:
         for client in self._sessions:

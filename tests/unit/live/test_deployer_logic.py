@@ -202,12 +202,22 @@ def test_a_check_fails_a_machine_still_booting_after_the_boot_timeout(rig):
     assert rig.provider.stopped == ["slow"]
 
 
-def test_a_check_leaves_alone_a_machine_still_preparing(rig):
+def test_a_check_fails_a_machine_still_preparing_after_the_boot_timeout(rig):
     rig.record("queued")
-    rig.clock.advance(1000.0)
-
-    assert rig.deployer.check() == []
+    rig.clock.advance(60.0)
+    assert rig.deployer.check() == []  # its provision may still be waiting in the queue
     assert rig.state("queued") == "preparing"
+
+    rig.clock.advance(0.5)
+    assert rig.deployer.check() == ["queued"]
+    machine = rig.registry.get("queued")
+    assert machine.state is S.DESTROYED
+    assert machine.reason == ("still preparing after the boot timeout (60 s): "
+                              "no deployer carried out its provision")
+    assert rig.states_reported("queued") == ["failed", "destroyed"]
+
+    rig.command("provision", "queued")  # its command, come at last, is moot
+    assert rig.provider.alive() == set()
 
 
 def test_a_check_leaves_alone_a_machine_being_provisioned_right_now(rig):
