@@ -170,12 +170,13 @@ class Worker:
         """Wait for ``future`` while the source's connection stays alive and the listener
         hears that the job goes on; False past the job's maximum time."""
         deadline = self.clock.now() + self.max_job_s
-        while not future.done():
+        while True:
             remaining = deadline - self.clock.now()
+            wait([future], timeout=max(0.0, min(remaining, KEEP_ALIVE_EVERY_S)))
+            if future.done():
+                return True
             if remaining <= 0:
                 return False
-            wait([future], timeout=min(remaining, KEEP_ALIVE_EVERY_S))
             self.source.keep_alive()
-            if self.listener and not future.done():
+            if self.listener:
                 self.listener.working(job_id)
-        return True

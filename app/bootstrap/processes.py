@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from kazoo.client import KazooClient
 
 from imgproc.adapters.images import ImageProcessor
-from imgproc.adapters.job_threads import ThreadPerJob
+from imgproc.adapters.job_threads import JobThread
 from imgproc.adapters.providers import build_provider, provider_names
 from imgproc.adapters.providers.environment import environment_with
 from imgproc.adapters.providers.registry import provider_entry
@@ -107,7 +107,7 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
     simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
     worker = Worker(machine_id, source, sink, work, simulated, clock,
                     RegistryProgress(registry, machine_id, clock),
-                    runner=ThreadPerJob(f"job-{machine_id}"), max_job_s=w.max_job_s)
+                    runner=JobThread(f"job-{machine_id}"), max_job_s=w.max_job_s)
     return LiveWorker(machine_id, worker, registry, liveness,
                       address or outward_address(settings.zk.hosts), clock, close=closers.close)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from imgproc.adapters.job_threads import ThreadPerJob
+from imgproc.adapters.job_threads import JobThread
 from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.core.messages import JobMessage, ResultMessage
@@ -20,7 +20,7 @@ HEARTBEAT_S = 1
 def a_worker(kit, source, sink=None, max_job_s: float = 3600.0) -> Worker:
     simulated = SimulatedWork(time.sleep, max_job_s)
     return Worker("w1", source, sink or kit.keep(RabbitResultSink(kit.settings)), simulated,
-                  simulated, SystemClock(), runner=ThreadPerJob(), max_job_s=max_job_s)
+                  simulated, SystemClock(), runner=JobThread(), max_job_s=max_job_s)
 
 
 def a_job(job_id: str, service_s: float) -> JobMessage:

@@ -300,7 +300,7 @@ def test_a_job_taken_while_busy_is_named_in_the_record_once_it_runs_past_a_refre
 
 
 def test_a_job_on_its_own_thread_is_reported_as_still_running_about_every_second(rig):
-    from imgproc.adapters.job_threads import ThreadPerJob
+    from imgproc.adapters.job_threads import JobThread
 
     heard: list[str] = []
 
@@ -316,7 +316,7 @@ def test_a_job_on_its_own_thread_is_reported_as_still_running_about_every_second
 
     rig.submit("slow")
     worker = Worker("w1", rig.broker.job_source(), rig.broker.result_sink(), RecordingWork(),
-                    TakesASecondAndAHalf(), rig.clock, Listener(), runner=ThreadPerJob())
+                    TakesASecondAndAHalf(), rig.clock, Listener(), runner=JobThread())
     assert worker.step(0.0)
     assert heard and set(heard) == {"slow"}
     assert [r.status for r in rig.results()] == ["done"]
