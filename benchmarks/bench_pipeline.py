@@ -12,9 +12,9 @@ from the first publish to the last result received.
 raw pika: the same number of messages with the same bodies, published by one
 process with pika (persistent, ``confirm_delivery``, one at a time) to a
 durable queue, once a classic queue and once a quorum queue (imgproc's jobs queue is
-a quorum queue, which replicates and syncs to disk), consumed by N processes running a bare pika consumer (prefetch
-1, manual ack, nothing else). The clock runs from the first publish to the
-last ack.
+a quorum queue, which replicates and syncs to disk), consumed by N processes running
+a bare pika consumer (prefetch 1, manual ack, nothing else). The clock runs from the
+first publish to the last ack.
 
 The two alternate, for each N, so that a noisy neighbour hurts both; the
 summary gives each one's best round and their ratio, and each round's ratio. Every

@@ -63,7 +63,7 @@ class RabbitLink:
         self.settings = settings
         self.connection_name = f"imgproc-{role}-{uuid.uuid4().hex[:12]}"
         self.generation = 0
-        topology: list[Setup] = [lambda ch: declare_topology(ch, settings)] if declare else []
+        topology: list[Setup] = [self._declare_topology] if declare else []
         self._setups = topology + list(setups or [])
         self._sleep = sleep
         self._connection: pika.BlockingConnection | None = None
@@ -93,6 +93,9 @@ class RabbitLink:
             return retrying(self._attempt, op)
         except (pex.AMQPError, OSError) as exc:
             raise translate(exc, doing, self.settings.safe_url, self._password()) from exc
+
+    def _declare_topology(self, channel: BlockingChannel) -> None:
+        declare_topology(channel, self.settings)
 
     def is_current(self, generation: int) -> bool:
         """Whether a delivery taken on connection ``generation`` can still be settled."""
