@@ -182,6 +182,17 @@ class LiveRig:
                 counts[name] = int(messages)
         return counts
 
+    def messages_left(self, ignore: tuple[str, ...] = (), timeout_s: float = 15.0
+                      ) -> dict[str, int]:
+        """Queues still holding messages, once rabbitmqctl's counts show none, or after
+        ``timeout_s``: its counts of quorum queues lag by seconds."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = {q: n for q, n in self.queue_messages().items() if n and q not in ignore}
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
+
     def connections(self) -> dict[str, str]:
         """Open connections of the test's vhost: broker pid by the client's connection_name."""
         out = rabbitmqctl("--no-table-headers", "list_connections", "pid", "vhost", "state",

@@ -40,6 +40,6 @@ def test_live_replay_completes_every_job_and_leaves_nothing_behind(rig):
     assert rig.worker_processes() == [], told
     queues = rig.queue_messages()
     assert {rig.rabbit.jobs_queue, rig.rabbit.deployer_queue} <= set(queues), queues
-    assert {name: n for name, n in queues.items() if n} == {}, f"messages left: {queues}\n{told}"
+    assert rig.messages_left() == {}, f"messages left: {queues}\n{told}"
     assert rig.zk_machine_nodes() == [], told
     assert list(rig.state_dir.glob("*.json")) == [], "pid files left behind"
