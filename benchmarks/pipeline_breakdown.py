@@ -80,6 +80,9 @@ def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop,
             self._link.publish("result", self._exchange, "", result.encode(),
                                message_id=result.job_id, mandatory=False)
 
+        def keep_alive(self):
+            self._link.keep_alive("keeping the result connection alive")
+
         def close(self):
             self._link.close()
 

@@ -101,6 +101,11 @@ class ResultSink(Protocol):
         """Return once the broker has confirmed the result."""
         ...
 
+    def keep_alive(self) -> None:
+        """Service the connection (heartbeats) while a job is worked on, as
+        :meth:`JobSource.keep_alive` does: the result goes out on it at the job's end."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -50,7 +50,8 @@ class ResultTally:
     response_s_total: float = 0.0
 
     def add(self, result: ResultMessage) -> bool:
-        """Count ``result``; False if its job already had one (a duplicate)."""
+        """Count ``result``; True if it is now the one counted for its job (its first, or
+        a success after a failure), False if it is only a duplicate."""
         earlier = self.results.get(result.job_id)
         if earlier is not None:
             self.duplicates += 1
@@ -58,6 +59,7 @@ class ResultTally:
                 self._count(earlier, -1)
                 self._count(result, +1)
                 self.results[result.job_id] = result
+                return True
             return False
         self.results[result.job_id] = result
         self._count(result, +1)

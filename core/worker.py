@@ -178,5 +178,6 @@ class Worker:
             if remaining <= 0:
                 return False
             self.source.keep_alive()
+            self.results.keep_alive()
             if self.listener:
                 self.listener.working(job_id)

@@ -60,7 +60,7 @@ class MemoryBroker:
         self._cond = threading.Condition()
         self._queues: dict[str, deque[_Message]] = {
             q: deque() for q in (s.jobs_queue, s.dead_letter_queue, s.deployer_queue,
-                                 s.callback_queue, s.unclaimed_results_queue)}
+                                 s.callback_queue, s.kept_results_queue)}
         self._bound: set[str] = set()
         self._consumers: dict[str, list[MemoryConsumer]] = {}
 
@@ -89,10 +89,10 @@ class MemoryBroker:
     def result_lookup(self) -> MemoryResultLookup:
         return MemoryResultLookup(self)
 
-    def unclaimed_results(self) -> list[bytes]:
-        """The results nobody was listening for, left in place."""
+    def kept_results(self) -> list[bytes]:
+        """Every result kept (the newest ``kept_results_max``), left in place."""
         with self._cond:
-            return [m.body for m in self._queues[self.settings.unclaimed_results_queue]]
+            return [m.body for m in self._queues[self.settings.kept_results_queue]]
 
     def command_bus(self) -> MemoryCommandBus:
         return MemoryCommandBus(self)
@@ -106,11 +106,12 @@ class MemoryBroker:
             self.dispatch(queue)
 
     def fanout(self, body: bytes, message_id: str) -> None:
-        """A copy of ``body`` to every queue bound to the results exchange; to the unclaimed
-        results when none is."""
+        """A copy of ``body`` to the kept results and to every feed's queue."""
         with self._cond:
-            if not self._bound:
-                self.publish(self.settings.unclaimed_results_queue, body, message_id)
+            kept = self._queues[self.settings.kept_results_queue]
+            kept.append(_Message(body, message_id, {}))
+            while len(kept) > self.settings.kept_results_max:
+                kept.popleft()
             for name in self._bound:
                 self._queues[name].append(_Message(body, message_id, {}))
                 self.dispatch(name)

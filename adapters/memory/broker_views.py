@@ -88,6 +88,9 @@ class MemoryResultSink(_Closable):
         self._check_open(f"publishing the result of job {result.job_id}")
         self._broker.fanout(result.encode(), result.job_id)
 
+    def keep_alive(self) -> None:
+        """Nothing to keep alive: a memory broker has no connection to lose."""
+
 
 class MemoryResultFeed:
     """Results published since the feed's queue was bound; see the RabbitMQ feed for durability."""
@@ -152,13 +155,13 @@ class MemoryCommandBus(_Closable):
 
 
 class MemoryResultLookup:
-    """Finds results nobody was listening for, by job id, as the RabbitMQ lookup does."""
+    """Finds kept results by job id, as the RabbitMQ lookup does."""
 
     def __init__(self, broker: MemoryBroker) -> None:
         self._broker = broker
 
     def find(self, job_id: str) -> list[ResultMessage]:
-        return [r for r in map(ResultMessage.decode, self._broker.unclaimed_results())
+        return [r for r in map(ResultMessage.decode, self._broker.kept_results())
                 if r.job_id == job_id]
 
     def close(self) -> None:

@@ -8,6 +8,8 @@ holds a report and a manager never holds a command.
 
 from __future__ import annotations
 
+import threading
+
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
@@ -18,11 +20,11 @@ class RabbitCommandBus:
     """Commands for the deployer and its reports (a :class:`~imgproc.core.ports.CommandBus`)."""
 
     def __init__(self, settings: RabbitSettings, role: str = "command-bus",
-                 command_prefetch: int = 1) -> None:
+                 command_prefetch: int = 1, stop: threading.Event | None = None) -> None:
         """``command_prefetch``: commands handed out before the first is acknowledged
         (a deployer carrying out several at once)."""
         self._settings = settings
-        self._link = RabbitLink(settings, role, [enable_confirms])
+        self._link = RabbitLink(settings, role, [enable_confirms], stop=stop)
         dead = settings.dead_letter_queue
         self._commands = QueueConsumer(self._link, lambda: settings.deployer_queue,
                                        command_prefetch, dead)

@@ -13,6 +13,7 @@ thread, as pika's blocking connection does.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,8 +29,10 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_never,
+    stop_when_event_set,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from imgproc.adapters.rabbit.errors import BrokerRejected, describe, is_retryable, translate
 from imgproc.adapters.rabbit.settings import RabbitSettings
@@ -59,16 +62,26 @@ class RabbitLink:
     """A self-healing connection with one channel, used by one thread."""
 
     def __init__(self, settings: RabbitSettings, role: str, setups: list[Setup] | None = None,
-                 *, declare: bool = True, sleep: Callable[[float], None] = time.sleep) -> None:
+                 *, declare: bool = True, sleep: Callable[[float], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``, once set, ends the retries after a few more (and cuts their waits
+        short): a process asked to stop while the broker is away stops, whatever
+        ``connect_attempts`` says."""
         self.settings = settings
         self.connection_name = f"imgproc-{role}-{uuid.uuid4().hex[:12]}"
         self.generation = 0
         topology: list[Setup] = [self._declare_topology] if declare else []
         self._setups = topology + list(setups or [])
-        self._sleep = sleep
+        self._stop = stop
+        self._sleep: Callable[[float], None] = sleep or (
+            self._wait_for_stop if stop is not None else time.sleep)
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._closed = False
+
+    def _wait_for_stop(self, seconds: float) -> None:
+        assert self._stop is not None
+        self._stop.wait(seconds)
 
     def add_setup(self, setup: Setup) -> None:
         """Run ``setup`` on every future connection (the current one is the caller's to handle)."""
@@ -80,8 +93,11 @@ class RabbitLink:
             raise BrokerRejected(doing, self.settings.safe_url,
                                  f"{self.connection_name} was closed")
         attempts = self.settings.connect_attempts
+        give_up: stop_base = stop_never if attempts is None else stop_after_attempt(attempts)
+        if self._stop is not None:  # a few tries still, for the last result and ack
+            give_up = give_up | (stop_when_event_set(self._stop) & stop_after_attempt(3))
         retrying = Retrying(
-            stop=stop_never if attempts is None else stop_after_attempt(attempts),
+            stop=give_up,
             wait=wait_exponential(multiplier=self.settings.backoff_s,
                                   max=self.settings.max_backoff_s),
             retry=retry_if_exception(is_retryable),
@@ -160,8 +176,12 @@ class RabbitLink:
         channel = self._connection.channel()
         self.generation += 1
         self._channel = channel
-        for setup in self._setups:
-            setup(channel)
+        try:
+            for setup in self._setups:
+                setup(channel)
+        except BaseException:
+            self._drop()  # never leave a channel without its confirms or its consumers
+            raise
         verb = "connected" if self.generation == 1 else "reconnected"
         log.info("%s to %s as %s", verb, self.settings.safe_url, self.connection_name)
         return channel

@@ -10,6 +10,8 @@ same class reads the dead-letter queue, whose deliveries carry ``reason``.
 
 from __future__ import annotations
 
+import threading
+
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
@@ -54,9 +56,9 @@ class RabbitJobSource:
     """
 
     def __init__(self, settings: RabbitSettings, queue: str | None = None,
-                 role: str = "source") -> None:
+                 role: str = "source", stop: threading.Event | None = None) -> None:
         name = queue or settings.jobs_queue
-        self._link = RabbitLink(settings, role, [enable_confirms])
+        self._link = RabbitLink(settings, role, [enable_confirms], stop=stop)
         self._consumer = QueueConsumer(self._link, lambda: name, prefetch=1,
                                        dead_letter_queue=settings.dead_letter_queue)
         self._link.run("declaring the topology", lambda _ch: None)
@@ -84,9 +86,10 @@ class RabbitJobSource:
 class RabbitReadyCount:
     """Counts the messages ready in a queue (the jobs queue by default), not those in flight."""
 
-    def __init__(self, settings: RabbitSettings, queue: str | None = None) -> None:
+    def __init__(self, settings: RabbitSettings, queue: str | None = None,
+                 stop: threading.Event | None = None) -> None:
         self._queue = queue or settings.jobs_queue
-        self._link = RabbitLink(settings, "ready-count")
+        self._link = RabbitLink(settings, "ready-count", stop=stop)
 
     def ready(self) -> int:
         result = self._link.run(f"counting messages in {self._queue}",

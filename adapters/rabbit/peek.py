@@ -1,5 +1,5 @@
 """Reading a queue's messages without taking them: for an operator's look at the dead
-letters and at the results nobody was listening for.
+letters and at the kept results.
 
 Each message is fetched unacknowledged on a channel of its own, which is then closed:
 the broker puts every one of them back, in order. A queue read while consumers take
@@ -60,8 +60,9 @@ class QueuePeek:
     def messages(self, limit: int = DEFAULT_LIMIT) -> list[Peeked]:
         return self._link.run(f"reading {self.queue}", lambda ch: peek(ch, self.queue, limit))
 
-    def matching(self, keep: Callable[[Peeked], bool]) -> list[Peeked]:
-        return [m for m in self.messages() if keep(m)]
+    def matching(self, keep: Callable[[Peeked], bool], limit: int = DEFAULT_LIMIT
+                 ) -> list[Peeked]:
+        return [m for m in self.messages(limit) if keep(m)]
 
     def close(self) -> None:
         self._link.close()

@@ -9,19 +9,21 @@ must count every result misses none; it calls :meth:`RabbitResultFeed.delete` wh
 done. A result that does not decode is logged and dropped: results are reports, the
 jobs queue holds the work.
 
-A result is never confirmed and lost: it is published ``mandatory``, and one that no
-queue is bound to receive (nothing was listening) goes to the durable unclaimed-results
-queue instead, where :class:`RabbitResultLookup` finds it by job id.
+Every result can be found by its job id, whoever listened: the kept-results queue
+(a bounded quorum queue: ``rabbit.kept_results_ttl_s``, ``rabbit.kept_results_max``) is
+bound to the exchange for good, and :class:`RabbitResultLookup` reads it without taking
+anything. Results are published ``mandatory``: one that no queue took is an error, never a
+confirm.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
-import pika.exceptions as pex
 from pika.adapters.blocking_connection import BlockingChannel
 
-from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms, message_properties
+from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer
 from imgproc.adapters.rabbit.peek import QueuePeek
 from imgproc.adapters.rabbit.settings import RabbitSettings
@@ -32,28 +34,20 @@ from imgproc.core.results import take_results
 log = logging.getLogger(__name__)
 
 
-
 class RabbitResultSink:
     """Publishes results, persistent and confirmed (a :class:`~imgproc.core.ports.ResultSink`)."""
 
-    def __init__(self, settings: RabbitSettings) -> None:
+    def __init__(self, settings: RabbitSettings, stop: threading.Event | None = None) -> None:
         self._exchange = settings.results_exchange
-        self._unclaimed = settings.unclaimed_results_queue
-        self._link = RabbitLink(settings, "result-sink", [enable_confirms])
+        self._link = RabbitLink(settings, "result-sink", [enable_confirms], stop=stop)
         self._link.run("declaring the topology", lambda _ch: None)
-        self.unclaimed = 0
 
     def publish_result(self, result: ResultMessage) -> None:
-        body, props = result.encode(), message_properties(result.job_id)
+        self._link.publish(f"publishing the result of job {result.job_id}", self._exchange, "",
+                           result.encode(), message_id=result.job_id, mandatory=True)
 
-        def publish(channel: BlockingChannel) -> None:
-            try:
-                channel.basic_publish(self._exchange, "", body, props, mandatory=True)
-            except pex.UnroutableError:
-                channel.basic_publish("", self._unclaimed, body, props, mandatory=True)
-                self.unclaimed += 1
-
-        self._link.run(f"publishing the result of job {result.job_id}", publish)
+    def keep_alive(self) -> None:
+        self._link.keep_alive("keeping the result connection alive during a job")
 
     def close(self) -> None:
         self._link.close()
@@ -63,7 +57,7 @@ class RabbitResultFeed:
     """Results published since its queue was bound (a :class:`~imgproc.core.ports.ResultFeed`)."""
 
     def __init__(self, settings: RabbitSettings, queue_name: str | None = None,
-                 durable: bool = False) -> None:
+                 durable: bool = False, stop: threading.Event | None = None) -> None:
         if durable and not queue_name:
             raise ValueError("a durable result feed needs a queue_name to come back to")
         self._exchange = settings.results_exchange
@@ -71,7 +65,7 @@ class RabbitResultFeed:
         self._durable = durable
         self._requested = queue_name or ""
         self._queue = self._requested
-        self._link = RabbitLink(settings, "result-feed", [self._bind])
+        self._link = RabbitLink(settings, "result-feed", [self._bind], stop=stop)
         self._consumer = QueueConsumer(self._link, lambda: self._queue, settings.feed_prefetch)
         self._link.run("binding a result feed", lambda _ch: None)
 
@@ -101,15 +95,16 @@ class RabbitResultFeed:
 
 
 class RabbitResultLookup:
-    """Finds results that nothing was listening for, by job id, leaving them in place."""
+    """Finds kept results by job id, leaving them in place."""
 
     def __init__(self, settings: RabbitSettings) -> None:
-        self._peek = QueuePeek(settings, settings.unclaimed_results_queue, "result-lookup")
+        self._peek = QueuePeek(settings, settings.kept_results_queue, "result-lookup")
+        self._limit = settings.kept_results_max
 
     def find(self, job_id: str) -> list[ResultMessage]:
-        """Every unclaimed result of ``job_id`` (a job done twice has two)."""
+        """Every kept result of ``job_id`` (a job done twice has two), oldest first."""
         found = []
-        for message in self._peek.matching(lambda m: m.message_id == job_id):
+        for message in self._peek.matching(lambda m: m.message_id == job_id, self._limit):
             try:
                 found.append(ResultMessage.decode(message.body))
             except BadMessage as exc:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME_FIELDS = ("jobs_queue", "dead_letter_queue", "results_exchange",
-               "deployer_queue", "callback_queue", "unclaimed_results_queue")
+               "deployer_queue", "callback_queue", "kept_results_queue")
 
 
 class RabbitSettings(BaseModel):
@@ -45,9 +45,13 @@ class RabbitSettings(BaseModel):
         default=3, ge=1, le=1000,
         description="a job handed out this many times more (its worker died each time) is "
                     "dead-lettered")
-    unclaimed_results_queue: str = Field(
-        default="imgproc.results.unclaimed",
-        description="where a result goes when no result queue is bound to the exchange")
+    kept_results_queue: str = Field(
+        default="imgproc.results.kept",
+        description="every result, kept to be found by job id (imgproc broker result)")
+    kept_results_ttl_s: float = Field(default=7 * 86400.0, gt=0, allow_inf_nan=False,
+                                      description="a kept result is dropped after this")
+    kept_results_max: int = Field(default=100_000, ge=1,
+                                  description="at most this many kept results; the oldest go")
 
     @property
     def urls(self) -> list[str]:

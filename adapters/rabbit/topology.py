@@ -12,7 +12,8 @@ A queue cannot change its arguments: a queue declared by an older imgproc (a cla
 queue) or with another delivery limit is refused by the broker (406). It is then moved:
 its messages into a temporary quorum queue, the old queue deleted once empty, declared
 anew, the messages moved back. Nothing is lost on the way (each message is acknowledged
-only after its copy was confirmed; an interrupted move is finished by the next start).
+only after its copy was confirmed; an interrupted move is finished by the next start;
+two processes never move one queue at once: :func:`_migration_lock`).
 A queue with consumers is not moved: they would lose it under them; :class:`QueueInUse`
 says what to do. A quorum queue with another delivery limit is moved the same way, with
 one gap (see :func:`_delete_if_empty`).
@@ -21,6 +22,7 @@ one gap (see :func:`_delete_if_empty`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -35,7 +37,10 @@ from imgproc.adapters.rabbit.settings import RabbitSettings
 log = logging.getLogger(__name__)
 PRECONDITION_FAILED = 406
 NOT_FOUND = 404
+RESOURCE_LOCKED = 405
 NOT_IMPLEMENTED = 540
+LOCK_WAIT_S = 120.0
+LOCK_POLL_S = 0.5
 MAX_DELETE_TRIES = 20
 QUORUM: dict[str, object] = {"x-queue-type": "quorum"}
 T = TypeVar("T")
@@ -64,43 +69,50 @@ def jobs_queue_arguments(settings: RabbitSettings) -> dict[str, object]:
     }
 
 
+def kept_results_arguments(settings: RabbitSettings) -> dict[str, object]:
+    """The kept results: a bounded store, oldest out first, each for a limited time."""
+    return {**QUORUM, "x-message-ttl": int(settings.kept_results_ttl_s * 1000),
+            "x-max-length": settings.kept_results_max, "x-overflow": "drop-head"}
+
+
 def durable_queues(settings: RabbitSettings) -> dict[str, dict[str, object]]:
     """Every durable queue of imgproc's, with its arguments (the dead-letter queue first:
     the jobs queue's dead letters go there)."""
     return {
         settings.dead_letter_queue: QUORUM,
         settings.jobs_queue: jobs_queue_arguments(settings),
-        settings.unclaimed_results_queue: QUORUM,
+        settings.kept_results_queue: kept_results_arguments(settings),
         settings.deployer_queue: QUORUM,
         settings.callback_queue: QUORUM,
     }
 
 
 def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> dict[str, int]:
-    """Declare every durable queue and exchange, moving a queue declared otherwise; the
-    messages moved, by queue."""
+    """Declare every durable queue and the results exchange, whose every result the kept
+    results queue receives, moving a queue declared otherwise; the messages moved, by
+    queue."""
     moved = {queue: declare_queue(channel.connection, settings, queue, arguments)
              for queue, arguments in durable_queues(settings).items()}
     channel.exchange_declare(settings.results_exchange, exchange_type="fanout", durable=True)
+    channel.queue_bind(settings.kept_results_queue, settings.results_exchange)
     return moved
 
 
 def declare_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,
                   arguments: dict[str, object]) -> int:
     """Declare durable ``queue``; the number of messages moved (0 unless it had to be)."""
-    try:
-        _on_own_channel(connection, lambda ch: ch.queue_declare(queue, durable=True,
-                                                                arguments=arguments))
-    except pex.ChannelClosedByBroker as exc:
-        if exc.reply_code != PRECONDITION_FAILED:
-            raise
+    if _declared(connection, queue, arguments):
+        return _finish_interrupted_move(connection, queue)
+    with _migration_lock(connection, queue):
+        if _declared(connection, queue, arguments):  # another process moved it meanwhile
+            return _move_back(connection, queue)
         return migrate_queue(connection, settings, queue, arguments)
-    return _finish_interrupted_move(connection, queue)
 
 
 def migrate_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,
                   arguments: dict[str, object]) -> int:
-    """Move ``queue``'s messages to a new queue with ``arguments``; how many moved."""
+    """Move ``queue``'s messages to a new queue with ``arguments``; how many moved. The
+    caller holds the queue's migration lock."""
     temporary = f"{queue}.migrating"
     channel = connection.channel()
     channel.confirm_delivery()
@@ -121,16 +133,31 @@ def migrate_queue(connection: BlockingConnection, settings: RabbitSettings, queu
     return moved
 
 
+def _declared(connection: BlockingConnection, queue: str, arguments: dict[str, object]) -> bool:
+    """Whether ``queue`` could be declared with ``arguments`` (False: it has others)."""
+    try:
+        _on_own_channel(connection, lambda ch: ch.queue_declare(queue, durable=True,
+                                                                arguments=arguments))
+    except pex.ChannelClosedByBroker as exc:
+        if exc.reply_code != PRECONDITION_FAILED:
+            raise
+        return False
+    return True
+
+
 def _finish_interrupted_move(connection: BlockingConnection, queue: str) -> int:
     """Messages left in the temporary queue by a move that was interrupted go back."""
+    if not _exists(connection, f"{queue}.migrating"):
+        return 0
+    with _migration_lock(connection, queue):
+        return _move_back(connection, queue)
+
+
+def _move_back(connection: BlockingConnection, queue: str) -> int:
+    """Under the migration lock: what the temporary queue holds back into ``queue``."""
     temporary = f"{queue}.migrating"
-    try:
-        with _quiet_channel_close(temporary):
-            _on_own_channel(connection, lambda ch: ch.queue_declare(temporary, passive=True))
-    except pex.ChannelClosedByBroker as exc:
-        if exc.reply_code == NOT_FOUND:
-            return 0
-        raise
+    if not _exists(connection, temporary):
+        return 0
 
     def move_back(channel: BlockingChannel) -> int:
         channel.confirm_delivery()
@@ -142,6 +169,43 @@ def _finish_interrupted_move(connection: BlockingConnection, queue: str) -> int:
     log.warning("moved %d message(s) back from %s, left by an interrupted move", moved,
                 temporary)
     return moved
+
+
+def _exists(connection: BlockingConnection, queue: str) -> bool:
+    try:
+        with _quiet_channel_close(queue):
+            _on_own_channel(connection, lambda ch: ch.queue_declare(queue, passive=True))
+    except pex.ChannelClosedByBroker as exc:
+        if exc.reply_code == NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+@contextmanager
+def _migration_lock(connection: BlockingConnection, queue: str) -> Iterator[None]:
+    """Hold ``queue``'s migration lock: an exclusive queue, which one connection at a time
+    can declare and which goes with its connection, so two processes never move one queue
+    at once (the second waits, then finds the work done)."""
+    name = f"{queue}.migration-lock"
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        channel = connection.channel()
+        try:
+            with _quiet_channel_close(name):
+                channel.queue_declare(name, exclusive=True, auto_delete=True)
+            break
+        except pex.ChannelClosedByBroker as exc:
+            if exc.reply_code != RESOURCE_LOCKED or time.monotonic() > deadline:
+                raise
+            log.info("another process is moving %s; waiting", queue)
+            time.sleep(LOCK_POLL_S)
+    try:
+        yield
+    finally:
+        if channel.is_open:
+            channel.queue_delete(name)
+            channel.close()
 
 
 def _move(channel: BlockingChannel, source: str, target: str) -> int:
@@ -198,7 +262,8 @@ def _delete_if_empty(settings: RabbitSettings, queue: str) -> bool:
         channel.queue_delete(queue)
         return True
     finally:
-        connection.close()
+        if connection.is_open:
+            connection.close()
 
 
 @contextmanager

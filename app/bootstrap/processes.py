@@ -58,10 +58,16 @@ from imgproc.core.ports import (
 )
 from imgproc.core.results import LiveQueueProbe
 from imgproc.core.scaler import Scaler
-from imgproc.core.worker import SimulatedWork, Worker
+from imgproc.core.worker import ProgressListener, SimulatedWork, Worker
 from imgproc.live.deployer import MACHINE_THREADS, DeployerService
 from imgproc.live.scaler import LiveScaler, new_machine_id
-from imgproc.live.worker import ImageWork, LiveWorker, RegistryProgress, outward_address
+from imgproc.live.worker import (
+    ImageWork,
+    LiveWorker,
+    ProgressInBackground,
+    RegistryProgress,
+    outward_address,
+)
 from imgproc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,24 +95,30 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
                  source: JobSource | None = None, sink: ResultSink | None = None,
                  clock: Clock | None = None, sleep: Callable[[float], None] | None = None,
                  address: str | None = None) -> LiveWorker:
-    """One machine's worker; ``sleep`` is what simulated jobs spend their time in."""
+    """One machine's worker; ``sleep`` is what simulated jobs spend their time in. Its
+    progress goes to ZooKeeper from a thread of its own (``ProgressInBackground``)."""
+    on_zookeeper = registry is None
     with opened() as closers:
         if registry is None or liveness is None:
             client = closers.enter_context(zk_client(settings))
             registry = registry or ZkMachineRegistry(client, settings.zk.root)
             liveness = liveness or ZkLiveness(client, settings.zk.root)
         if source is None:
-            source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
+            source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}", stop=stop)
             closers.callback(source.close)
         if sink is None:
-            sink = RabbitResultSink(settings.rabbit)
+            sink = RabbitResultSink(settings.rabbit, stop=stop)
             closers.callback(sink.close)
     clock = clock or SystemClock(stop)
     w = settings.worker
     work = ImageWork(ImageProcessor(w.input_root, w.output_root, w.max_pixels))
     simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
-    worker = Worker(machine_id, source, sink, work, simulated, clock,
-                    RegistryProgress(registry, machine_id, clock),
+    progress: ProgressListener = RegistryProgress(registry, machine_id, clock)
+    if on_zookeeper:
+        background = ProgressInBackground(progress, f"progress-{machine_id}")
+        closers.callback(background.close)
+        progress = background
+    worker = Worker(machine_id, source, sink, work, simulated, clock, progress,
                     runner=JobThread(f"job-{machine_id}"), max_job_s=w.max_job_s)
     return LiveWorker(machine_id, worker, registry, liveness,
                       address or outward_address(settings.zk.hosts), clock, close=closers.close)
@@ -136,7 +148,7 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
             registry = ZkMachineRegistry(client, settings.zk.root)
         if bus is None:
             bus = RabbitCommandBus(settings.rabbit, role="deployer",
-                                   command_prefetch=MACHINE_THREADS)
+                                   command_prefetch=MACHINE_THREADS, stop=stop)
             closers.callback(bus.close)
         provider = provider or build_provider(settings.provider,
                                               settings.model_dump(mode="json"))
@@ -204,13 +216,13 @@ def build_scaler(settings: Settings, identifier: str, stop: threading.Event | No
         if None in (registry, config, status):
             client = client or closers.enter_context(zk_client(settings))
         if bus is None:
-            bus = RabbitCommandBus(rabbit, role=f"scaler {identifier}")
+            bus = RabbitCommandBus(rabbit, role=f"scaler {identifier}", stop=stop)
             closers.callback(bus.close)
         if ready is None:
-            ready = RabbitReadyCount(rabbit)
+            ready = RabbitReadyCount(rabbit, stop=stop)
             closers.callback(ready.close)
         if results is None:
-            results = RabbitResultFeed(rabbit)
+            results = RabbitResultFeed(rabbit, stop=stop)
             closers.callback(results.close)
     registry = registry or ZkMachineRegistry(client, root)
     if config is None:

@@ -17,7 +17,7 @@ config_option = click.option("--config", type=click.Path(path_type=Path, dir_oka
 
 @click.group()
 def broker() -> None:
-    """Move the jobs queue, read dead letters and unclaimed results on RabbitMQ."""
+    """Move imgproc's queues, read dead letters and kept results on RabbitMQ."""
 
 
 @broker.command()
@@ -73,7 +73,7 @@ def dead_letters_command(limit, as_json, config) -> None:
 @click.argument("job_id")
 @config_option
 def result(job_id, config) -> None:
-    """Print the result of JOB_ID published while nothing was listening (JSON), if any."""
+    """Print every kept result of JOB_ID (JSON, one per line; a job done twice has two)."""
     from imgproc.adapters.rabbit.results import RabbitResultLookup
 
     rabbit = settings_from_flags(config).rabbit
@@ -86,7 +86,9 @@ def result(job_id, config) -> None:
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
     if not found:
-        raise click.ClickException(f"no unclaimed result of job {job_id} in "
-                                   f"{rabbit.unclaimed_results_queue}")
+        raise click.ClickException(f"no result of job {job_id} kept in "
+                                   f"{rabbit.kept_results_queue} (results are kept "
+                                   f"{rabbit.kept_results_ttl_s:g} s, the newest "
+                                   f"{rabbit.kept_results_max})")
     for one in found:
         click.echo(one.encode().decode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import JobMessage
 from imgproc.core.ports import Liveness, MachineRegistry
-from imgproc.core.worker import Worker
+from imgproc.core.worker import ProgressListener, Worker
 
 log = logging.getLogger(__name__)
 S = MachineState
@@ -106,6 +107,42 @@ class RegistryProgress:
     def idle(self) -> None:
         if self._busy and self._write(None):
             self._busy = False
+
+
+class ProgressInBackground:
+    """Tells ``listener`` on a thread of its own, in order. ZooKeeper holds a write for as
+    long as it is out of reach, and the worker's thread must meanwhile go on serving the
+    broker's heartbeats: blocked a minute, it would lose its connection and its job."""
+
+    def __init__(self, listener: ProgressListener, name: str = "progress") -> None:
+        self._listener = listener
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._thread.start()
+
+    def job_started(self, job_id: str) -> None:
+        self._calls.put(lambda: self._listener.job_started(job_id))
+
+    def working(self, job_id: str) -> None:
+        self._calls.put(lambda: self._listener.working(job_id))
+
+    def job_finished(self, job_id: str, ok: bool) -> None:
+        self._calls.put(lambda: self._listener.job_finished(job_id, ok))
+
+    def idle(self) -> None:
+        self._calls.put(self._listener.idle)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Let the writes told so far go out (at most ``timeout_s``), then stop."""
+        self._calls.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call()
+            except Exception:
+                log.exception("recording a worker's progress failed")
 
 
 def outward_address(zk_hosts: str) -> str:

@@ -1,6 +1,6 @@
 """``imgproc broker`` as an operator runs it, on the real broker in a vhost of the test's:
 a classic jobs queue moved with its jobs, dead letters listed with their reasons, a result
-nobody was listening for found by its job id."""
+found by its job id."""
 
 from __future__ import annotations
 
@@ -83,5 +83,5 @@ def test_a_result_nobody_listened_for_is_found_by_its_job_id(vhost_settings):
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["job_id"] == "j-42"
     missing = imgproc(vhost_settings, "result", "j-43")
-    assert missing.returncode == 1 and "no unclaimed result of job j-43" in missing.stderr
+    assert missing.returncode == 1 and "no result of job j-43 kept" in missing.stderr
     assert "Traceback" not in missing.stderr

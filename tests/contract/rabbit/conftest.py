@@ -154,7 +154,7 @@ class RabbitKit(_Kit):
     def delete_everything(self) -> None:
         s = self.settings
         queues = [s.jobs_queue, s.dead_letter_queue, s.deployer_queue, s.callback_queue,
-                  s.unclaimed_results_queue, f"{s.jobs_queue}.migrating", *self.durable_feeds]
+                  s.kept_results_queue, f"{s.jobs_queue}.migrating", *self.durable_feeds]
         link = RabbitLink(s, "test-cleanup", declare=False)
         try:
             for queue in queues:

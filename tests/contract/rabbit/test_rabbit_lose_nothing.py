@@ -4,6 +4,8 @@ its job id, and a jobs queue declared by an older imgproc is moved with all its 
 
 from __future__ import annotations
 
+import threading
+
 import pika
 import pytest
 from conftest import rabbitmqctl
@@ -53,11 +55,20 @@ def test_a_result_published_with_nothing_listening_is_found_by_its_job_id(broker
     assert [r.job_id for r in lookup.find("job-7")] == ["job-7"], "finding takes nothing away"
 
 
-def test_a_result_with_a_listener_does_not_go_to_the_unclaimed_ones(broker_kit):
+def test_a_result_is_kept_and_found_by_its_job_id_even_while_a_feed_listens(broker_kit):
     feed = broker_kit.feed()
     broker_kit.sink().publish_result(a_result("job-9"))
     assert [r.job_id for r in feed.poll_results(5.0)] == ["job-9"]
-    assert broker_kit.lookup().find("job-9") == []
+    assert [r.job_id for r in broker_kit.lookup().find("job-9")] == ["job-9"]
+
+
+def test_only_the_newest_kept_results_stay(rabbit_kit):
+    rabbit_kit.settings = rabbit_kit.settings.model_copy(update={"kept_results_max": 3})
+    sink = rabbit_kit.sink()
+    for n in range(5):
+        sink.publish_result(a_result(f"job-{n}"))
+    lookup = rabbit_kit.lookup()
+    assert [len(lookup.find(f"job-{n}")) for n in range(5)] == [0, 0, 1, 1, 1]
 
 
 def declare_classic_jobs_queue(settings, jobs: int, queue: str | None = None) -> None:
@@ -144,7 +155,7 @@ def test_a_quorum_jobs_queue_with_another_delivery_limit_is_moved_with_every_job
 
 
 @pytest.mark.parametrize("field", ["dead_letter_queue", "deployer_queue", "callback_queue",
-                                   "unclaimed_results_queue"])
+                                   "kept_results_queue"])
 def test_every_other_classic_queue_is_moved_to_a_quorum_queue_with_its_messages(rabbit_kit,
                                                                                 field):
     settings = rabbit_kit.settings
@@ -153,3 +164,33 @@ def test_every_other_classic_queue_is_moved_to_a_quorum_queue_with_its_messages(
     rabbit_kit.keep(RabbitResultSink(settings))
     assert queue_types(settings)[queue] == "quorum"
     assert rabbit_kit.ready(queue) == 3
+
+
+def test_two_processes_moving_one_queue_at_once_lose_and_double_nothing(rabbit_kit):
+    settings = rabbit_kit.settings
+    declare_classic_jobs_queue(settings, jobs=300)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        start.wait()
+        try:
+            RabbitJobPublisher(settings, role="mover").close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    movers = [threading.Thread(target=connect) for _ in range(2)]
+    for mover in movers:
+        mover.start()
+    for mover in movers:
+        mover.join(120)
+    assert errors == []
+    types = queue_types(settings)
+    assert types[settings.jobs_queue] == "quorum"
+    assert not [q for q in types if q.endswith((".migrating", ".migration-lock"))], types
+    source = rabbit_kit.source()
+    taken = []
+    while (delivery := source.next_delivery(2.0)) is not None:
+        taken.append(delivery.message_id)
+        delivery.ack()
+    assert sorted(taken) == sorted(f"old-{n}" for n in range(300))

@@ -97,3 +97,18 @@ def test_several_broker_urls_are_tried_in_order_and_each_shown_without_its_passw
         assert link.run("connecting", lambda ch: ch.is_open) is True
     finally:
         link.close()
+
+
+def test_a_link_retrying_for_ever_stops_soon_once_asked_to():
+    import threading
+    import time
+
+    settings = RabbitSettings(url=f"amqp://guest:s3cret@127.0.0.1:{a_closed_port()}/%2F",
+                              connect_attempts=None, backoff_s=0.1, max_backoff_s=0.5)
+    stop = threading.Event()
+    link = RabbitLink(settings, "test", stop=stop)
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable):
+        link.run("counting jobs", lambda ch: None)
+    assert 1.0 <= time.monotonic() - started < 5.0

@@ -64,6 +64,36 @@ def test_a_job_past_the_maximum_time_fails_clearly_and_the_worker_goes_on(rabbit
     assert by_id["short"].status == "done"
 
 
+class Stuck:
+    """Work that never ends by itself (an image operation that hangs): only the worker's
+    own deadline can give up on it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def execute(self, job: JobMessage) -> None:
+        if job.job_id.startswith("stuck"):
+            self.release.wait(60)
+
+
+def test_a_job_stuck_on_its_thread_is_abandoned_at_the_maximum_time(rabbit_kit):
+    feed = rabbit_kit.feed()
+    publisher = rabbit_kit.publisher()
+    publisher.publish(a_job("stuck-1", service_s=0.0))
+    publisher.publish(a_job("next", service_s=0.0))
+    stuck = Stuck()
+    worker = Worker("w1", rabbit_kit.source(), rabbit_kit.keep(RabbitResultSink(
+        rabbit_kit.settings)), stuck, stuck, SystemClock(), runner=JobThread(), max_job_s=1.0)
+    try:
+        assert worker.step(5.0) and worker.step(5.0)
+    finally:
+        stuck.release.set()
+    by_id = {r.job_id: r for r in collect(feed, 2, 10.0)}
+    assert by_id["stuck-1"].status == "failed"
+    assert "maximum job time of 1 s" in (by_id["stuck-1"].error or "")
+    assert by_id["next"].status == "done", "the next job did not queue behind the stuck one"
+
+
 class DiesAfterPublishing:
     """A result sink whose worker dies right after its result is confirmed, before the ack:
     its connection to the jobs queue goes, as a killed process's would."""
@@ -75,6 +105,9 @@ class DiesAfterPublishing:
     def publish_result(self, result: ResultMessage) -> None:
         self.sink.publish_result(result)
         self.source.close()
+
+    def keep_alive(self) -> None:
+        self.sink.keep_alive()
 
     def close(self) -> None:
         self.sink.close()

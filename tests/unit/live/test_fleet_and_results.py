@@ -131,7 +131,7 @@ def test_a_later_success_replaces_an_earlier_failure_of_the_same_job():
     tally.add(result("j1", status="failed", started=1.0, finished=2.0))
     success = result("j1", started=5.0, finished=9.0)
 
-    assert tally.add(success) is False
+    assert tally.add(success) is True, "the success is now the one counted"
 
     assert (tally.completed, tally.failed, tally.duplicates) == (1, 0, 1)
     assert tally.results["j1"] == success
@@ -142,7 +142,7 @@ def test_a_later_failure_never_replaces_an_earlier_success():
     tally = ResultTally()
     success = result("j1")
     tally.add(success)
-    tally.add(result("j1", status="failed"))
+    assert tally.add(result("j1", status="failed")) is False
 
     assert tally.results["j1"] == success and tally.failed == 0
 

@@ -37,6 +37,9 @@ class UnreachableSink:
     def publish_result(self, result: ResultMessage) -> None:
         raise BrokerUnavailable("publishing a result", "memory://broker", "connection lost")
 
+    def keep_alive(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
