@@ -185,7 +185,9 @@ class LiveRig:
     def messages_left(self, ignore: tuple[str, ...] = (), timeout_s: float = 15.0
                       ) -> dict[str, int]:
         """Queues still holding messages, once rabbitmqctl's counts show none, or after
-        ``timeout_s``: its counts of quorum queues lag by seconds."""
+        ``timeout_s``: its counts of quorum queues lag by seconds. The kept results are
+        not left behind: they are kept on purpose (``rabbit.kept_results_ttl_s``)."""
+        ignore = (*ignore, self.rabbit.kept_results_queue)
         deadline = time.monotonic() + timeout_s
         while True:
             left = {q: n for q, n in self.queue_messages().items() if n and q not in ignore}
