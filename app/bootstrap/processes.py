@@ -58,14 +58,15 @@ from imgproc.core.ports import (
 )
 from imgproc.core.results import LiveQueueProbe
 from imgproc.core.scaler import Scaler
-from imgproc.core.worker import ProgressListener, SimulatedWork, Worker
+from imgproc.core.worker import SimulatedWork, Worker
 from imgproc.live.deployer import MACHINE_THREADS, DeployerService
 from imgproc.live.scaler import LiveScaler, new_machine_id
 from imgproc.live.worker import (
     ImageWork,
     LiveWorker,
-    ProgressInBackground,
+    ProgressRecords,
     RegistryProgress,
+    UpdatesInBackground,
     outward_address,
 )
 from imgproc.settings import Settings
@@ -96,7 +97,7 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
                  clock: Clock | None = None, sleep: Callable[[float], None] | None = None,
                  address: str | None = None) -> LiveWorker:
     """One machine's worker; ``sleep`` is what simulated jobs spend their time in. Its
-    progress goes to ZooKeeper from a thread of its own (``ProgressInBackground``)."""
+    progress goes to ZooKeeper from a thread of its own (``UpdatesInBackground``)."""
     on_zookeeper = registry is None
     with opened() as closers:
         if registry is None or liveness is None:
@@ -113,11 +114,12 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
     w = settings.worker
     work = ImageWork(ImageProcessor(w.input_root, w.output_root, w.max_pixels))
     simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
-    progress: ProgressListener = RegistryProgress(registry, machine_id, clock)
+    records: ProgressRecords = registry
     if on_zookeeper:
-        background = ProgressInBackground(progress, f"progress-{machine_id}")
+        background = UpdatesInBackground(registry, f"progress-{machine_id}")
         closers.callback(background.close)
-        progress = background
+        records = background
+    progress = RegistryProgress(records, machine_id, clock)
     worker = Worker(machine_id, source, sink, work, simulated, clock, progress,
                     runner=JobThread(f"job-{machine_id}"), max_job_s=w.max_job_s)
     return LiveWorker(machine_id, worker, registry, liveness,

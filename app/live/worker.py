@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import JobMessage
 from imgproc.core.ports import Liveness, MachineRegistry
-from imgproc.core.worker import ProgressListener, Worker
+from imgproc.core.worker import Worker
 
 log = logging.getLogger(__name__)
 S = MachineState
@@ -62,7 +61,7 @@ class RegistryProgress:
     than their bookkeeping, which the next write brings up to date.
     """
 
-    def __init__(self, registry: MachineRegistry, machine_id: str, clock: Clock,
+    def __init__(self, registry: ProgressRecords, machine_id: str, clock: Clock,
                  refresh_s: float = 1.0) -> None:
         self.registry = registry
         self.machine_id = machine_id
@@ -109,40 +108,56 @@ class RegistryProgress:
             self._busy = False
 
 
-class ProgressInBackground:
-    """Tells ``listener`` on a thread of its own, in order. ZooKeeper holds a write for as
-    long as it is out of reach, and the worker's thread must meanwhile go on serving the
-    broker's heartbeats: blocked a minute, it would lose its connection and its job."""
+class ProgressRecords(Protocol):
+    """What :class:`RegistryProgress` needs of the registry."""
 
-    def __init__(self, listener: ProgressListener, name: str = "progress") -> None:
-        self._listener = listener
-        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+    def get(self, machine_id: str) -> Machine: ...
+
+    def update(self, machine_id: str, **fields: object) -> Machine | None: ...
+
+
+class UpdatesInBackground:
+    """A registry whose ``update`` goes out from a thread of its own, the latest one only.
+    ZooKeeper holds a write for as long as it is out of reach, and the worker's thread must
+    meanwhile go on serving the broker's heartbeats: blocked a minute, it would lose its
+    connection and its job. Only the latest state matters, so writes never pile up."""
+
+    def __init__(self, registry: MachineRegistry, name: str = "progress") -> None:
+        self._registry = registry
+        self._cond = threading.Condition()
+        self._latest: tuple[str, dict[str, object]] | None = None
+        self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True, name=name)
         self._thread.start()
 
-    def job_started(self, job_id: str) -> None:
-        self._calls.put(lambda: self._listener.job_started(job_id))
+    def get(self, machine_id: str) -> Machine:
+        return self._registry.get(machine_id)
 
-    def working(self, job_id: str) -> None:
-        self._calls.put(lambda: self._listener.working(job_id))
-
-    def job_finished(self, job_id: str, ok: bool) -> None:
-        self._calls.put(lambda: self._listener.job_finished(job_id, ok))
-
-    def idle(self) -> None:
-        self._calls.put(self._listener.idle)
+    def update(self, machine_id: str, **fields: object) -> None:
+        with self._cond:
+            self._latest = (machine_id, fields)
+            self._cond.notify()
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Let the writes told so far go out (at most ``timeout_s``), then stop."""
-        self._calls.put(None)
+        """Let the latest write go out (at most ``timeout_s``), then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        while (call := self._calls.get()) is not None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._latest is not None or self._closed)
+                latest, self._latest = self._latest, None
+            if latest is None:
+                return
+            machine_id, fields = latest
             try:
-                call()
-            except Exception:
-                log.exception("recording a worker's progress failed")
+                self._registry.update(machine_id, **fields)
+            except ImgprocError as exc:
+                log.warning("progress of %s not recorded (the next write will): %s",
+                            machine_id, exc)
 
 
 def outward_address(zk_hosts: str) -> str:
