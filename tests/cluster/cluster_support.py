@@ -27,6 +27,7 @@ from typing import TypeVar
 import polling
 import psutil
 import pytest
+from fleet import Fleet
 from kazoo.client import KazooClient
 
 from imgproc.adapters.processes import ManagedProcess
@@ -41,8 +42,7 @@ from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.adapters.zk.tree import clear
 from imgproc.core.machines import Machine, MachineState
-from imgproc.core.messages import DeployerCommand, JobMessage
-from imgproc.core.results import ResultTally
+from imgproc.core.messages import DeployerCommand
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster.sh"
 NODES = (1, 2, 3)
@@ -266,57 +266,6 @@ class ClusterRig:
                     ctl(1, "delete_vhost", self.vhost)
 
 
-@dataclass
-class Fleet:
-    """A deployer and a constantsize scaler on the cluster, and the test's own clients."""
-
-    rig: ClusterRig
-    deployer: ManagedProcess
-    scaler: ManagedProcess
-    publisher: RabbitJobPublisher
-    feed: RabbitResultFeed
-    service_s: float
-    tally: ResultTally
-
-    def pids(self) -> dict[str, int | None]:
-        """Running deployer, scaler and worker processes' ids, by name (None: not running)."""
-        found = {name: proc.pid if proc.running else None
-                 for name, proc in (("deployer", self.deployer), ("scaler", self.scaler))}
-        for proc in self.rig.worker_processes():
-            cmdline = proc.cmdline()
-            machine = cmdline[cmdline.index("--machine-id") + 1]
-            found[f"worker {machine}"] = proc.pid
-        return found
-
-    def submit(self, prefix: str, count: int) -> list[str]:
-        ids = [f"{prefix}-{i}" for i in range(count)]
-        for job_id in ids:
-            self.publisher.publish(JobMessage(job_id=job_id, submitted_at=time.time(),
-                                              service_s=self.service_s))
-        return ids
-
-    def wait_for_results(self, jobs: list[str], timeout_s: float) -> float:
-        """Until every job in ``jobs`` has a result; returns when the last came."""
-        def all_done() -> bool:
-            for result in self.feed.poll_results(0.2):
-                self.tally.add(result)
-            return set(jobs) <= set(self.tally.results)
-
-        self.rig.wait_for(all_done, lambda: f"results of {len(jobs)} jobs, missing "
-                          f"{sorted(set(jobs) - set(self.tally.results))}", timeout_s)
-        return time.time()
-
-    def finish(self, pids: dict[str, int | None]) -> None:
-        """The same processes as ``pids``; then everything stops cleanly, no worker left."""
-        rig = self.rig
-        rig.check(self.pids() == pids, f"the same processes should run: {pids}, "
-                  f"now {self.pids()}")
-        rig.check(self.scaler.stop(timeout_s=15) == 0, "the scaler should exit cleanly")
-        rig.destroy_all()
-        rig.check(self.deployer.stop() == 0, "the deployer should exit cleanly")
-        rig.check(rig.worker_processes() == [], "no worker process may be left")
-
-
 def start_fleet(rig: ClusterRig, size: int, service_s: float,
                 rabbit_url: str | None = None) -> Fleet:
     """The test's durable feed and publisher (on ``rig.rabbit``), then a deployer and a
@@ -329,4 +278,4 @@ def start_fleet(rig: ClusterRig, size: int, service_s: float,
                        f"cl-{rig.run_id}", rabbit_url=rabbit_url)
     rig.wait_for(lambda: len(rig.machines(MachineState.RUNNING)) == size
                  and len(rig.worker_processes()) == size, f"{size} running workers", 40)
-    return Fleet(rig, deployer, scaler, publisher, feed, service_s, ResultTally())
+    return Fleet(rig, deployer, scaler, publisher, feed, service_s)

@@ -17,7 +17,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from fleet_support import finish, start_fleet
+from fleet_support import start_fleet
 from it_support import BIN, rabbitmqctl, write_trace
 from tcp_proxy import TcpProxy
 
@@ -48,7 +48,7 @@ def test_the_broker_unreachable_for_30_s_ends_no_component_and_loses_no_job(rig)
         print(f"every job done {time.time() - restored_at:.1f} s after the broker came back; "
               f"{fleet.tally.duplicates} duplicate(s)")
         assert set(fleet.tally.results) == set(jobs) and fleet.tally.failed == 0
-        finish(fleet, before)
+        fleet.finish(before)
 
 
 def test_the_broker_restarted_mid_replay_loses_no_job_and_leaves_nothing_behind(rig):

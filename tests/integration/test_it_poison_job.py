@@ -10,7 +10,7 @@ import os
 import signal
 
 import pytest
-from fleet_support import finish, start_fleet
+from fleet_support import start_fleet
 from it_support import LiveRig
 
 from imgproc.adapters.rabbit.peek import dead_letters
@@ -55,4 +55,4 @@ def test_a_job_that_kills_its_worker_is_dead_lettered_after_the_delivery_limit(r
     assert set(fleet.tally.results) == set(jobs), "every other job was done"
     assert POISON not in fleet.tally.results and fleet.tally.failed == 0
     rig.wait_for(lambda: len(rig.worker_processes()) == 2, "the fleet replaced its workers", 40)
-    finish(fleet, fleet.pids())
+    fleet.finish(fleet.pids())
