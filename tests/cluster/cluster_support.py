@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import polling
 import psutil
 import pytest
+from dumping_rig import DumpingRig
 from fleet import Fleet
 from kazoo.client import KazooClient
 
@@ -106,7 +106,7 @@ def settings_from(exports: str) -> tuple[RabbitSettings, ZkSettings]:
             ZkSettings(**found["IMGPROC_ZK"], connect_timeout_s=10.0))
 
 
-class ClusterRig:
+class ClusterRig(DumpingRig):
     """One test's isolated slice of the cluster, the processes it started, the nodes it
     killed."""
 
@@ -122,7 +122,6 @@ class ClusterRig:
         self.killed: set[tuple[str, int]] = set()
         self._closers: list[Callable[[], None]] = []
         self._client: KazooClient | None = None
-        self.dumped = False
         ctl(1, "add_vhost", self.vhost)
         ctl(1, "set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
 
@@ -214,19 +213,6 @@ class ClusterRig:
         parts.append(status.stdout + status.stderr)
         return "\n".join(parts)
 
-    def wait_for(self, probe: Callable[[], T], what: str | Callable[[], str],
-                 timeout_s: float = 30.0, poll_s: float = 0.1) -> T:
-        __tracebackhide__ = True
-        return polling.wait_for(probe, what, timeout_s, poll_s, details=self._dump_once)
-
-    def _dump_once(self) -> str:
-        self.dumped = True
-        return self.dump()
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.dumped = True
-            pytest.fail(f"{message}\n{self.dump()}", pytrace=False)
 
     # -- the way out -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cluster_support import SCRIPT, ClusterRig, ClusterServices, cluster_sh, settings_from
+from dumping_rig import add_dump
 
 from imgproc.adapters.zk.client import RegistryUnavailable, close, connect
 
@@ -75,10 +76,4 @@ def rig(cluster: ClusterServices, tmp_path: Path) -> Iterator[ClusterRig]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """On a failure that did not already show it, add what the cluster said to the report."""
     outcome = yield
-    report = outcome.get_result()
-    live = getattr(item, "funcargs", {}).get("rig")
-    if report.failed and isinstance(live, ClusterRig) and not live.dumped:
-        try:
-            report.sections.append(("cluster: child output, worker logs, nodes", live.dump()))
-        except Exception as exc:  # noqa: BLE001 - the failure itself matters more
-            report.sections.append(("cluster", f"cannot dump: {exc}"))
+    add_dump(item, outcome.get_result(), "cluster: child output, worker logs, nodes")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pika
 import pytest
+from dumping_rig import add_dump
 from it_support import START_HINT, LiveRig
 from kazoo.client import KazooClient
 
@@ -52,12 +53,5 @@ def rig(services, tmp_path: Path) -> Iterator[LiveRig]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """On a failure that did not already show it, add what the live system said to the report."""
     outcome = yield
-    report = outcome.get_result()
-    live = getattr(item, "funcargs", {}).get("rig")
-    if report.failed and isinstance(live, LiveRig) and not live.dumped:
-        try:
-            report.sections.append(("live system: child output, worker logs, records",
-                                    live.dump()))
-        except Exception as exc:  # noqa: BLE001 - the failure itself matters more
-            report.sections.append(("live system", f"cannot dump: {exc}"))
+    add_dump(item, outcome.get_result(), "live system: child output, worker logs, records")
 

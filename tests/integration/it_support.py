@@ -24,9 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import polling
 import psutil
 import pytest
+from dumping_rig import DumpingRig
 from kazoo.client import KazooClient
 
 from imgproc.adapters.processes import ManagedProcess
@@ -68,7 +68,7 @@ def write_trace(path: Path, jobs: int, every_s: float, service_s: float,
     return ids
 
 
-class LiveRig:
+class LiveRig(DumpingRig):
     """One test's isolated slice of the services, and the processes it started."""
 
     def __init__(self, base_rabbit: RabbitSettings, base_zk: ZkSettings, admin: KazooClient,
@@ -84,7 +84,6 @@ class LiveRig:
         self.popens: list[subprocess.Popen] = []
         self._closers: list[Callable[[], None]] = []
         self._client: KazooClient | None = None
-        self.dumped = False  # a failure message already holds dump()
         rabbitmqctl("add_vhost", self.vhost)
         rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
 
@@ -253,22 +252,6 @@ class LiveRig:
             parts.append(f"(cannot read the registry: {exc})")
         return "\n".join(parts)
 
-    def wait_for(self, probe: Callable[[], T], what: str | Callable[[], str],
-                 timeout_s: float = 30.0, poll_s: float = 0.1) -> T:
-        """Poll ``probe`` until it returns something truthy; fail with a dump after ``timeout_s``
-        (``what`` says what was awaited; a callable is asked only then)."""
-        __tracebackhide__ = True
-        return polling.wait_for(probe, what, timeout_s, poll_s, details=self._dump_once)
-
-    def _dump_once(self) -> str:
-        """:meth:`dump`, for a failure message: the test's report then adds no second one."""
-        self.dumped = True
-        return self.dump()
-
-    def check(self, condition: bool, message: str) -> None:
-        if not condition:
-            self.dumped = True
-            pytest.fail(f"{message}\n{self.dump()}", pytrace=False)
 
     # -- the way out -----------------------------------------------------------------------
 
