@@ -50,7 +50,7 @@ def delete_queues(settings: Settings, *extra_queues: str) -> list[str]:
         connection = pika.BlockingConnection(pika.URLParameters(r.url))
         channel = connection.channel()
         for queue in (r.jobs_queue, r.dead_letter_queue, r.deployer_queue, r.callback_queue,
-                      *extra_queues):
+                      r.kept_results_queue, *extra_queues):
             channel.queue_delete(queue)
         channel.exchange_delete(r.results_exchange)
         connection.close()

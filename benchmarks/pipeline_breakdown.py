@@ -15,21 +15,22 @@ from pipeline_rig import Bench, Measured
 
 from imgproc.settings import Settings
 
-STAGES = ("wait for delivery", "decode job", "zk: job_started", "execute (0 s)",
-          "publish result", "ack", "zk: job_finished")
+STAGES = ("wait for delivery", "progress: job_started", "execute (0 s)", "publish result", "ack",
+          "progress: job_finished")
 
 
 def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop, out) -> None:
-    """The worker ``bootstrap.processes.build_worker`` wires, each port timed (and ``variant``)."""
+    """The worker ``bootstrap.processes.build_worker`` wires (the same runner thread and
+    progress thread), its ports timed, and changed as ``variant`` says."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from imgproc.adapters.memory.registry import (
+        MemoryLiveness,
+        MemoryMachineRegistry,
+        MemorySession,
+        MemoryWorkerBoard,
+    )
     from imgproc.adapters.rabbit import RabbitJobSource, RabbitResultSink
-    from imgproc.adapters.system_clock import ScaledSleep, SystemClock
-    from imgproc.adapters.zk.client import connect
-    from imgproc.adapters.zk.liveness import ZkLiveness
-    from imgproc.adapters.zk.registry import ZkMachineRegistry
-    from imgproc.core import worker as core_worker
-    from imgproc.core.worker import SimulatedWork, Worker
-    from imgproc.live.worker import RegistryProgress, come_up
+    from imgproc.bootstrap.processes import build_worker
 
     totals: dict[str, float] = defaultdict(float)
     jobs = [0]
@@ -68,6 +69,16 @@ def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop,
         def keep_alive(self):
             timed("keep alive", self._s.keep_alive)()
 
+    class TimedSink:
+        def __init__(self, s):
+            self._s = s
+
+        def publish_result(self, result):
+            timed("publish result", self._s.publish_result)(result)
+
+        def keep_alive(self):
+            self._s.keep_alive()
+
     class UnconfirmedSink:
         """The result published on a channel without confirms (what-if only)."""
 
@@ -86,33 +97,25 @@ def instrumented_worker(settings: Settings, machine_id: str, variant: str, stop,
         def close(self):
             self._link.close()
 
-    clock = SystemClock(stop)
-    client = connect(settings.zk)
-    registry = ZkMachineRegistry(client, settings.zk.root)
-    ZkLiveness(client, settings.zk.root).announce(machine_id)
-    come_up(registry, machine_id, clock.now())
     source = RabbitJobSource(settings.rabbit, role=f"worker {machine_id}")
     sink = (UnconfirmedSink(settings.rabbit) if variant == "no-confirm"
             else RabbitResultSink(settings.rabbit))
-    sink.publish_result = timed("publish result", sink.publish_result)
-    progress = None
-    if variant != "no-zk":
-        progress = RegistryProgress(registry, machine_id, clock)
-        progress.job_started = timed("zk: job_started", progress.job_started)
-        progress.job_finished = timed("zk: job_finished", progress.job_finished)
-    simulated = SimulatedWork(ScaledSleep())
-    simulated.execute = timed("execute (0 s)", simulated.execute)
-    original_decode = core_worker.JobMessage.decode
-    core_worker.JobMessage = type("TimedJobMessage", (), {"decode": staticmethod(
-        timed("decode job", original_decode))})
-    worker = Worker(machine_id, TimedSource(source), sink, simulated, simulated, clock, progress)
+    in_memory = ({"registry": MemoryMachineRegistry(),
+                  "liveness": MemoryLiveness(MemoryWorkerBoard(), MemorySession())}
+                 if variant == "no-zk" else {})
+    live = build_worker(settings, machine_id, stop, source=TimedSource(source),
+                        sink=TimedSink(sink), **in_memory)
+    worker = live.worker
+    worker.simulated_work.execute = timed("execute (0 s)", worker.simulated_work.execute)
+    if worker.listener is not None:
+        worker.listener.job_started = timed("progress: job_started", worker.listener.job_started)
+        worker.listener.job_finished = timed("progress: job_finished",
+                                             worker.listener.job_finished)
     started = pc()
-    worker.run(stop)
+    live.run(stop)
     wall = pc() - started
     source.close()
     sink.close()
-    client.stop()
-    client.close()
     out.put((machine_id, jobs[0], wall, dict(totals)))
 
 

@@ -59,7 +59,6 @@ class Bench:
         self.settings = isolated_settings(self.run_id)
         self.url = self.settings.rabbit.url
         self.raw_queues = {kind: f"bench-{self.run_id}.raw-{kind}" for kind in RAW_QUEUE_TYPES}
-        self.feed_queue = f"{self.settings.rabbit.results_exchange}.bench"
         self.log_dir = Path(tempfile.mkdtemp(prefix=f"imgproc-bench-{self.run_id}-"))
         self.worker_procs: list[subprocess.Popen] = []
         self.feed: RabbitResultFeed | None = None
@@ -72,8 +71,7 @@ class Bench:
     # ---- imgproc
     def start_feed(self) -> RabbitResultFeed:
         if self.feed is None:
-            self.feed = RabbitResultFeed(self.settings.rabbit, queue_name=self.feed_queue,
-                                         durable=True)
+            self.feed = RabbitResultFeed(self.settings.rabbit, durable=True)
         return self.feed
 
     def start_workers(self, n: int, tag: str) -> list[subprocess.Popen]:
@@ -200,7 +198,7 @@ class Bench:
                 self.feed.close()
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"closing the feed: {exc}")
-        problems += delete_queues(self.settings, self.feed_queue, *self.raw_queues.values())
+        problems += delete_queues(self.settings, *self.raw_queues.values())
         try:
             with connected(self.settings.zk) as client:
                 clear(client, self.settings.zk.root)

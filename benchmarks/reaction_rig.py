@@ -62,8 +62,7 @@ class Bench:
         self.scaler = ManagedProcess("scaler", self.scaler_args, env)
         self.client = connect(self.settings.zk)
         self.registry = ZkMachineRegistry(self.client, self.settings.zk.root)
-        self.feed_queue = f"{self.settings.rabbit.results_exchange}.bench"
-        self.feed = RabbitResultFeed(self.settings.rabbit, queue_name=self.feed_queue, durable=True)
+        self.feed = RabbitResultFeed(self.settings.rabbit, durable=True)
         self.bus = RabbitCommandBus(self.settings.rabbit, role=f"bench-reaction {self.run_id}")
         self.seen = Observed()
         self.load: Load | None = None
@@ -220,7 +219,7 @@ class Bench:
         for closing in (self.bus.close, self.feed.close):
             with contextlib.suppress(Exception):
                 closing()
-        problems += delete_queues(self.settings, self.feed_queue)
+        problems += delete_queues(self.settings)
         try:
             clear(self.client, self.settings.zk.root)
         except Exception as exc:  # noqa: BLE001

@@ -116,10 +116,6 @@ class ResultFeed(Protocol):
         """Results that arrived since the last poll, waiting up to ``timeout_s`` for one."""
         ...
 
-    def delete(self) -> None:
-        """Remove this feed's own queue (a run's), then close."""
-        ...
-
     def close(self) -> None: ...
 
 

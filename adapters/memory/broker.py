@@ -62,6 +62,7 @@ class MemoryBroker:
             q: deque() for q in (s.jobs_queue, s.dead_letter_queue, s.deployer_queue,
                                  s.callback_queue, s.kept_results_queue)}
         self._bound: set[str] = set()
+        self._kept_bytes = 0
         self._consumers: dict[str, list[MemoryConsumer]] = {}
 
     def job_publisher(self) -> MemoryJobPublisher:
@@ -74,14 +75,15 @@ class MemoryBroker:
     def result_sink(self) -> MemoryResultSink:
         return MemoryResultSink(self)
 
-    def result_feed(self, queue_name: str | None = None, durable: bool = False) -> MemoryResultFeed:
-        if durable and not queue_name:
-            raise ValueError("a durable result feed needs a queue_name to come back to")
-        name = queue_name or f"amq.gen-{uuid.uuid4().hex}"
+    def result_feed(self, durable: bool = False) -> MemoryResultFeed:
+        """Results published from now on; ``durable`` changes nothing here: a memory broker
+        has no connection to lose (the RabbitMQ feed's durable kind reads the kept results
+        so as to miss nothing across a reconnect)."""
+        name = f"amq.gen-{uuid.uuid4().hex}"
         with self._cond:
-            self._queues.setdefault(name, deque())
+            self._queues[name] = deque()
             self._bound.add(name)
-        return MemoryResultFeed(self, name, durable)
+        return MemoryResultFeed(self, name)
 
     def ready_count(self, queue: str | None = None) -> MemoryReadyCount:
         return MemoryReadyCount(self, queue or self.settings.jobs_queue)
@@ -90,7 +92,7 @@ class MemoryBroker:
         return MemoryResultLookup(self)
 
     def kept_results(self) -> list[bytes]:
-        """Every result kept (the newest ``kept_results_max``), left in place."""
+        """Every result kept (the newest, up to ``kept_results_max_bytes``), left in place."""
         with self._cond:
             return [m.body for m in self._queues[self.settings.kept_results_queue]]
 
@@ -110,8 +112,9 @@ class MemoryBroker:
         with self._cond:
             kept = self._queues[self.settings.kept_results_queue]
             kept.append(_Message(body, message_id, {}))
-            while len(kept) > self.settings.kept_results_max:
-                kept.popleft()
+            self._kept_bytes += len(body)
+            while self._kept_bytes > self.settings.kept_results_max_bytes:
+                self._kept_bytes -= len(kept.popleft().body)
             for name in self._bound:
                 self._queues[name].append(_Message(body, message_id, {}))
                 self.dispatch(name)

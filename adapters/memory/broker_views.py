@@ -93,26 +93,19 @@ class MemoryResultSink(_Closable):
 
 
 class MemoryResultFeed:
-    """Results published since the feed's queue was bound; see the RabbitMQ feed for durability."""
+    """Results published since the feed's queue was bound."""
 
-    def __init__(self, broker: MemoryBroker, queue_name: str, durable: bool) -> None:
+    def __init__(self, broker: MemoryBroker, queue_name: str) -> None:
         self._broker = broker
         self.queue_name = queue_name
-        self._durable = durable
         self._consumer = broker.consumer(queue_name, broker.settings.feed_prefetch)
 
     def poll_results(self, timeout_s: float) -> list[ResultMessage]:
         return take_results(self._consumer.next, timeout_s, self.queue_name)
 
-    def delete(self) -> None:
-        """Remove this feed's queue, then close."""
-        self._consumer.close()
-        self._broker.delete_queue(self.queue_name)
-
     def close(self) -> None:
         self._consumer.close()
-        if not self._durable:
-            self._broker.delete_queue(self.queue_name)
+        self._broker.delete_queue(self.queue_name)
 
 
 class MemoryCommandBus(_Closable):

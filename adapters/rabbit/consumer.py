@@ -91,8 +91,11 @@ class QueueConsumer:
     """Buffers what the broker pushes from ``queue`` (at most ``prefetch`` unsettled)."""
 
     def __init__(self, link: RabbitLink, queue: Callable[[], str], prefetch: int,
-                 dead_letter_queue: str | None = None) -> None:
+                 dead_letter_queue: str | None = None,
+                 arguments: Callable[[], dict[str, object]] | None = None) -> None:
+        """``arguments``: the consume arguments of each subscription (a stream's offset)."""
         self._link = link
+        self._arguments = arguments
         self._queue = queue
         self._prefetch = prefetch
         self.delivery_limit = link.settings.delivery_limit
@@ -145,7 +148,8 @@ class QueueConsumer:
         self._buffer.clear()
         self._subscribed_generation = self._link.generation
         channel.basic_qos(prefetch_count=self._prefetch)
-        channel.basic_consume(self._queue(), self._on_message)
+        arguments = self._arguments() if self._arguments else None
+        channel.basic_consume(self._queue(), self._on_message, arguments=arguments)
 
     def _on_message(self, _channel: BlockingChannel, method: Basic.Deliver,
                     props: pika.BasicProperties, body: bytes) -> None:

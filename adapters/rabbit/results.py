@@ -1,33 +1,34 @@
-"""Job results on RabbitMQ: published once to a fanout exchange, received by every feed.
+"""Job results on RabbitMQ: published once to a fanout exchange, and kept in a stream.
 
-A :class:`RabbitResultFeed` binds its own queue to the exchange. By default the
-queue is exclusive and auto-deleted: a watcher (the console, the scaler) sees
-results from the moment it is made, and misses those sent while it was away
-(also across a reconnect). With ``durable=True`` and a ``queue_name`` the queue (a
-quorum queue, so it outlives a cluster node too) outlives the feed, so a replay that
-must count every result misses none; it calls :meth:`RabbitResultFeed.delete` when
-done. A result that does not decode is logged and dropped: results are reports, the
-jobs queue holds the work.
+Every result goes to the kept results stream (``rabbit.kept_results_queue``, bound to the
+exchange for good, bounded by ``rabbit.kept_results_ttl_s`` and
+``rabbit.kept_results_max_bytes``), and is found there by its job id
+(:class:`RabbitResultLookup`) whoever listened. Results are published ``mandatory``: one
+that no queue took is an error, never a confirm.
 
-Every result can be found by its job id, whoever listened: the kept-results queue
-(a bounded quorum queue: ``rabbit.kept_results_ttl_s``, ``rabbit.kept_results_max``) is
-bound to the exchange for good, and :class:`RabbitResultLookup` reads it without taking
-anything. Results are published ``mandatory``: one that no queue took is an error, never a
-confirm.
+A :class:`RabbitResultFeed` receives them in one of two ways. By default it binds an
+exclusive, auto-deleted queue of its own: a watcher (the console, the scaler) sees results
+from the moment it is made, and misses those sent while its connection was down. With
+``durable=True`` it reads the kept results stream instead, from where the stream ended when
+the feed was made; after a lost connection it resumes after the last result it handed out,
+so a replay that must count every result misses none, and nothing of it is left to delete.
+One copy of each result is stored, not one per listener (a stream append costs the
+broker about half a quorum queue's, docs/benchmarks.md). A result that does not decode is
+logged and dropped: results are reports, the jobs queue holds the work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from pika.adapters.blocking_connection import BlockingChannel
 
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
-from imgproc.adapters.rabbit.consumer import QueueConsumer
-from imgproc.adapters.rabbit.peek import QueuePeek
+from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.adapters.rabbit.topology import QUORUM, declare_queue
+from imgproc.adapters.rabbit.stream import OFFSET_HEADER, offset_of, read_stream, stream_tail
 from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
 
@@ -54,62 +55,86 @@ class RabbitResultSink:
 
 
 class RabbitResultFeed:
-    """Results published since its queue was bound (a :class:`~imgproc.core.ports.ResultFeed`)."""
+    """Results published since the feed was made (a :class:`~imgproc.core.ports.ResultFeed`);
+    see the module's docstring for ``durable``."""
 
-    def __init__(self, settings: RabbitSettings, queue_name: str | None = None,
-                 durable: bool = False, stop: threading.Event | None = None) -> None:
-        if durable and not queue_name:
-            raise ValueError("a durable result feed needs a queue_name to come back to")
+    def __init__(self, settings: RabbitSettings, durable: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self._exchange = settings.results_exchange
-        self._settings = settings
         self._durable = durable
-        self._requested = queue_name or ""
-        self._queue = self._requested
+        self._queue = settings.kept_results_queue if durable else ""
+        self._after: int | None = None  # the offset last handed out (durable)
         self._link = RabbitLink(settings, "result-feed", [self._bind], stop=stop)
-        self._consumer = QueueConsumer(self._link, lambda: self._queue, settings.feed_prefetch)
-        self._link.run("binding a result feed", lambda _ch: None)
+        arguments = self._stream_offset if durable else None
+        self._consumer = QueueConsumer(self._link, lambda: self._queue, settings.feed_prefetch,
+                                       arguments=arguments)
+        if durable:
+            self._after = self._link.run(f"finding where {self._queue} ends",
+                                         lambda ch: stream_tail(ch, self._queue))
+        else:
+            self._link.run("binding a result feed", lambda _ch: None)
 
     @property
     def queue_name(self) -> str:
         return self._queue
 
-    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
-        return take_results(self._consumer.next, timeout_s, self._queue)
+    @property
+    def connection_name(self) -> str:
+        """The name the broker shows for this feed's connection."""
+        return self._link.connection_name
 
-    def delete(self) -> None:
-        """Remove this feed's queue from the broker, then close."""
-        self._link.run(f"deleting result queue {self._queue}",
-                       lambda ch: ch.queue_delete(self._queue))
-        self.close()
+    @property
+    def connections(self) -> int:
+        """How many connections this feed has opened: 1, plus one per reconnect."""
+        return self._link.generation
+
+    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
+        next_delivery = self._next_new if self._durable else self._consumer.next
+        return take_results(next_delivery, timeout_s, self._queue)
 
     def close(self) -> None:
         self._link.close()
 
     def _bind(self, channel: BlockingChannel) -> None:
-        if self._durable:
-            declare_queue(channel.connection, self._settings, self._queue, QUORUM)
-        else:
-            declared = channel.queue_declare(self._requested, exclusive=True, auto_delete=True)
-            self._queue = declared.method.queue
-        channel.queue_bind(self._queue, self._exchange)
+        if not self._durable:
+            self._queue = channel.queue_declare("", exclusive=True,
+                                                auto_delete=True).method.queue
+            channel.queue_bind(self._queue, self._exchange)
+
+    def _stream_offset(self) -> dict[str, object]:
+        return {OFFSET_HEADER: "first" if self._after is None else self._after + 1}
+
+    def _next_new(self, timeout_s: float) -> RabbitDelivery | None:
+        """The next delivery from the stream not handed out before (a resumed read may
+        repeat the last chunk)."""
+        deadline = time.monotonic() + timeout_s
+        while (delivery := self._consumer.next(max(0.0, deadline - time.monotonic()))):
+            offset = offset_of(delivery.headers)
+            if offset is None or self._after is None or offset > self._after:
+                self._after = offset if offset is not None else self._after
+                return delivery
+            delivery.ack()
+        return None
 
 
 class RabbitResultLookup:
     """Finds kept results by job id, leaving them in place."""
 
     def __init__(self, settings: RabbitSettings) -> None:
-        self._peek = QueuePeek(settings, settings.kept_results_queue, "result-lookup")
-        self._limit = settings.kept_results_max
+        self._queue = settings.kept_results_queue
+        self._link = RabbitLink(settings, "result-lookup")
 
     def find(self, job_id: str) -> list[ResultMessage]:
         """Every kept result of ``job_id`` (a job done twice has two), oldest first."""
+        bodies = self._link.run(f"reading {self._queue}", lambda ch: [
+            body for props, body in read_stream(ch, self._queue) if props.message_id == job_id])
         found = []
-        for message in self._peek.matching(lambda m: m.message_id == job_id, self._limit):
+        for body in bodies:
             try:
-                found.append(ResultMessage.decode(message.body))
+                found.append(ResultMessage.decode(body))
             except BadMessage as exc:
                 log.warning("an unreadable result of job %s: %s", job_id, exc)
         return found
 
     def close(self) -> None:
-        self._peek.close()
+        self._link.close()

@@ -46,12 +46,14 @@ class RabbitSettings(BaseModel):
         description="a job handed out this many times more (its worker died each time) is "
                     "dead-lettered")
     kept_results_queue: str = Field(
-        default="imgproc.results.kept",
-        description="every result, kept to be found by job id (imgproc broker result)")
+        default="imgproc.results.log",
+        description="a stream of every result, kept to be found by job id (imgproc broker "
+                    "result) and read by replays")
     kept_results_ttl_s: float = Field(default=7 * 86400.0, gt=0, allow_inf_nan=False,
                                       description="a kept result is dropped after this")
-    kept_results_max: int = Field(default=100_000, ge=1,
-                                  description="at most this many kept results; the oldest go")
+    kept_results_max_bytes: int = Field(
+        default=256 * 2**20, ge=4096,
+        description="the kept results take at most about this much disk; the oldest go")
 
     @property
     def urls(self) -> list[str]:

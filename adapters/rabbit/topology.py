@@ -17,6 +17,9 @@ two processes never move one queue at once: :func:`_migration_lock`).
 A queue with consumers is not moved: they would lose it under them; :class:`QueueInUse`
 says what to do. A quorum queue with another delivery limit is moved the same way, with
 one gap (see :func:`_delete_if_empty`).
+
+The kept results are a stream, not a queue (:func:`declare_kept_results`): every result is
+appended once, and a replay or a lookup reads it without taking anything.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from imgproc.adapters.rabbit.errors import BrokerRejected
 from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.rabbit.stream import stream_arguments
 
 log = logging.getLogger(__name__)
 PRECONDITION_FAILED = 406
@@ -70,9 +74,9 @@ def jobs_queue_arguments(settings: RabbitSettings) -> dict[str, object]:
 
 
 def kept_results_arguments(settings: RabbitSettings) -> dict[str, object]:
-    """The kept results: a bounded store, oldest out first, each for a limited time."""
-    return {**QUORUM, "x-message-ttl": int(settings.kept_results_ttl_s * 1000),
-            "x-max-length": settings.kept_results_max, "x-overflow": "drop-head"}
+    """The kept results: a stream (an append-only log, read without taking anything),
+    bounded by age and size, the oldest out first."""
+    return stream_arguments(settings.kept_results_ttl_s, settings.kept_results_max_bytes)
 
 
 def durable_queues(settings: RabbitSettings) -> dict[str, dict[str, object]]:
@@ -81,21 +85,34 @@ def durable_queues(settings: RabbitSettings) -> dict[str, dict[str, object]]:
     return {
         settings.dead_letter_queue: QUORUM,
         settings.jobs_queue: jobs_queue_arguments(settings),
-        settings.kept_results_queue: kept_results_arguments(settings),
         settings.deployer_queue: QUORUM,
         settings.callback_queue: QUORUM,
     }
 
 
 def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> dict[str, int]:
-    """Declare every durable queue and the results exchange, whose every result the kept
-    results queue receives, moving a queue declared otherwise; the messages moved, by
+    """Declare every durable queue, the results exchange and the kept results stream, which
+    receives every result, moving a queue declared otherwise; the messages moved, by
     queue."""
     moved = {queue: declare_queue(channel.connection, settings, queue, arguments)
              for queue, arguments in durable_queues(settings).items()}
+    declare_kept_results(channel.connection, settings)
     channel.exchange_declare(settings.results_exchange, exchange_type="fanout", durable=True)
     channel.queue_bind(settings.kept_results_queue, settings.results_exchange)
     return moved
+
+
+def declare_kept_results(connection: BlockingConnection, settings: RabbitSettings) -> None:
+    """Declare the kept results stream. A queue of that name with other arguments is not
+    moved (a stream cannot be read off as a queue is): the operator chooses."""
+    queue = settings.kept_results_queue
+    if _declared(connection, queue, kept_results_arguments(settings)):
+        return
+    raise BrokerRejected(
+        f"declaring the kept results stream {queue}", settings.safe_url,
+        "a queue of that name exists with other arguments (another kind of queue, or "
+        "other rabbit.kept_results_ttl_s / kept_results_max_bytes); delete it (rabbitmqctl "
+        f"delete_queue {queue}) or set rabbit.kept_results_queue to another name")
 
 
 def declare_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,

@@ -40,19 +40,21 @@ from imgproc.settings import Settings
 from imgproc.tui.live_backend import LiveBackend
 
 __all__ = ["build_live_console", "build_live_replay", "child_processes", "connect_plane",
-           "live_leftovers", "results_queue", "stopped_by_signals", "submit_file"]
+           "live_leftovers", "stopped_by_signals", "submit_file"]
 
 
-def connect_plane(settings: Settings, role: str, results_queue: str | None = None,
+def connect_plane(settings: Settings, role: str, durable_results: bool = False,
                   with_tree: bool = False) -> ControlPlane:
-    """The live system as an operator's tool reaches it: ZooKeeper and RabbitMQ."""
+    """The live system as an operator's tool reaches it: ZooKeeper and RabbitMQ; with
+    ``durable_results``, results are read from the kept results, so that none is missed
+    across a reconnect (a replay)."""
     root, rabbit = settings.zk.root, settings.rabbit
     with opened() as closers:
         client = closers.enter_context(zk_client(settings))
         tree = ZkTreeSource(client, root) if with_tree else None
         if tree is not None:
             closers.callback(tree.close)
-        results = RabbitResultFeed(rabbit, queue_name=results_queue, durable=bool(results_queue))
+        results = RabbitResultFeed(rabbit, durable=durable_results)
         closers.callback(results.close)
         commands = RabbitCommandBus(rabbit, role=role)
         closers.callback(commands.close)
@@ -74,27 +76,18 @@ def child_processes(settings: Settings, scaler_identifier: str | None = None) ->
             ManagedProcess("scaler", [*scaler_args, "--stop-with-parent"], env)]
 
 
-def results_queue(settings: Settings, run_id: str) -> str:
-    """The durable queue a replay counts its results on."""
-    return f"{settings.rabbit.results_exchange}.replay-{run_id}"
-
-
 def live_leftovers(settings: Settings) -> Leftovers:
-    """A replay's claim in the provider's state directory, and its jobs and result queue
-    on RabbitMQ (each connection opened only when used)."""
+    """A replay's claim in the provider's state directory, and its jobs on RabbitMQ (the
+    connection opened only when used)."""
     rabbit = settings.rabbit
 
     def withdraw(prefix: str) -> int:
         return withdraw_jobs(RabbitJobSource(rabbit, role=f"replay withdrawing {prefix}*"),
                              prefix)
 
-    def delete_results(run_id: str) -> None:
-        RabbitResultFeed(rabbit, queue_name=results_queue(settings, run_id),
-                         durable=True).delete()
-
     claims = ClaimFiles(settings.provider.state_dir / "replays",
                         scope=f"{settings.zk.hosts}{settings.zk.root}")
-    return Leftovers(claims, withdraw, delete_results)
+    return Leftovers(claims, withdraw)
 
 
 def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
@@ -112,12 +105,12 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
         components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
     if plane is None:
         plane = connect_plane(settings, f"replay {run_id}",
-                              results_queue=results_queue(settings, run_id))
+                              durable_results=True)
         leftovers = leftovers or live_leftovers(settings)
     clock = clock or SystemClock()
     fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
     return LiveReplay(settings, trace, run_id, plane, fleet, components, clock,
-                      leftovers or Leftovers(NoClaims(), lambda _prefix: 0, lambda _run: None),
+                      leftovers or Leftovers(NoClaims(), lambda _prefix: 0),
                       speed, on_sample, grace_s, stop)
 
 

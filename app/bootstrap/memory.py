@@ -123,13 +123,13 @@ class MemorySystem:
         for step in (self.deployer.step, self.scaler.step, self._workers_step):
             self.clock.add_step(step)
 
-    def plane(self, results_queue: str | None = None) -> ControlPlane:
+    def plane(self, durable_results: bool = False) -> ControlPlane:
         """The control plane an operator's tool (a replay, the console) uses."""
         broker = self.broker
         return ControlPlane(
             registry=self.registry, config=self.config, status=self.status,
             commands=broker.command_bus(), ready=broker.ready_count(),
-            results=broker.result_feed(results_queue, durable=bool(results_queue)),
+            results=broker.result_feed(durable=durable_results),
             tree=None,
             publisher=lambda _who: broker.job_publisher(), close=lambda: None,
             where="memory")

@@ -89,6 +89,6 @@ def result(job_id, config) -> None:
         raise click.ClickException(f"no result of job {job_id} kept in "
                                    f"{rabbit.kept_results_queue} (results are kept "
                                    f"{rabbit.kept_results_ttl_s:g} s, the newest "
-                                   f"{rabbit.kept_results_max})")
+                                   f"{rabbit.kept_results_max_bytes} bytes of them)")
     for one in found:
         click.echo(one.encode().decode())

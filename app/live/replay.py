@@ -4,8 +4,9 @@ Starts the deployer and the scaler (child processes live, in-process stand-ins o
 in-memory adapters), submits the trace at ``speed``, samples the system every second
 until every job has a result, then stops the scaler, destroys every machine (each
 drains first), stops the deployer and removes what the run created: machine records,
-its jobs still queued, the run's result queue, leftover state reports. The record it
-returns has the same shape as a simulated one.
+its jobs still queued, leftover state reports (its results it reads from the kept
+results, which it leaves as they are). The record it returns has the same shape as a
+simulated one.
 
 The ``stop`` event (set by SIGTERM, SIGINT or SIGHUP) ends the submitting and the
 waiting early; the teardown and the cleaning are the same, then ``run`` raises
@@ -58,7 +59,7 @@ class LiveReplayInterrupted(LiveReplayError):
         super().__init__(
             f"replay stopped after {completed} of {jobs} results; cleaned up as at its end: "
             f"scaler stopped, every machine destroyed, {withdrawn} queued jobs of the run "
-            f"withdrawn, its records and result queue removed")
+            f"withdrawn, its records removed")
 
 
 class RunClaims(Protocol):
@@ -77,11 +78,10 @@ class RunClaims(Protocol):
 class Leftovers:
     """What a replay leaves outside its control plane, and how each goes: its claim on the
     fleet, its jobs still queued (``withdraw_jobs(prefix)`` returns how many it took off
-    the queue), a dead run's result queue (``delete_results(run_id)``)."""
+    the queue). Its results need no cleaning: a replay reads them from the kept results."""
 
     claims: RunClaims
     withdraw_jobs: Callable[[str], int]
-    delete_results: Callable[[str], None]
 
 
 def job_prefix(run_id: str) -> str:
@@ -187,8 +187,7 @@ class LiveReplay:
 
     def _remove_dead_runs(self, dead: list[RunClaim]) -> None:
         """Remove what replays killed before they could clean left: their machines (through
-        the deployer, each drained), records, queued jobs, result queues, state reports
-        and claims."""
+        the deployer, each drained), records, queued jobs, state reports and claims."""
         if not dead:
             return
         if "deployer" in self.components:
@@ -201,10 +200,9 @@ class LiveReplay:
         self._delete_records()
         for claim in dead:
             withdrawn = self._withdraw(claim.run_id)
-            self.leftovers.delete_results(claim.run_id)
             self.leftovers.claims.release(claim.run_id)
             log.warning("replay %s (pid %d on %s) ended without cleaning up: removed its %d "
-                        "machines, %d queued jobs, its records and result queue", claim.run_id,
+                        "machines, %d queued jobs and its records", claim.run_id,
                         claim.pid, claim.host, len(machines), withdrawn)
         self._drain_reports(wait_s=0.2)
         self.reports.clear()
@@ -326,15 +324,14 @@ class LiveReplay:
         )
 
     def _clean(self) -> None:
-        """Leave nothing of this run behind: machine records, its queued jobs, reports, its
-        result queue; then its claim, unless a machine is left (the next replay then finds
+        """Leave nothing of this run behind: machine records, its queued jobs, reports; then
+        its claim, unless a machine is left (the next replay then finds
         the claim, and removes what is left)."""
         plane = self.plane
         try:
             self._delete_records()
             self.withdrawn = self._withdraw(self.run_id)
             self._drain_reports(wait_s=0.5)
-            plane.results.delete()
             if not plane.registry.machines():
                 self.leftovers.claims.release(self.run_id)
         except ImgprocError as exc:

@@ -154,8 +154,7 @@ class ClusterRig(DumpingRig):
 
     def feed(self) -> RabbitResultFeed:
         """A durable result feed: every result published from now on, none missed."""
-        name = f"{self.rabbit.results_exchange}.test-{self.run_id}"
-        return self.keep(RabbitResultFeed(self.rabbit, queue_name=name, durable=True))
+        return self.keep(RabbitResultFeed(self.rabbit, durable=True))
 
     @property
     def client(self) -> KazooClient:

@@ -4,12 +4,13 @@ counted once, and the duplicates are reported), the deployer, the scaler and the
 are the same processes afterwards, and the killed node, started again, rejoins the cluster.
 
 The node killed is the worst one: node 1, which every client connects to first, so that
-it leads every queue of the run. Every durable queue is a quorum queue, replicated on
-all three nodes: each elects a new leader on node 2 or 3, the clients reconnect there and
-declare their queues again, and the jobs the workers held unacknowledged are handed out
-again. (With classic queues, which live on one node, this failed: a durable classic
-queue whose node is down cannot even be declared, 404 "home node ... is down or
-inaccessible", and every reconnecting client stopped: docs/reliability.md.)
+it leads every queue of the run. Every durable queue is a quorum queue (the kept results a
+stream), replicated on all three nodes: each elects a new leader on node 2 or 3, the
+clients reconnect there and declare their queues again, and the jobs the workers held
+unacknowledged are handed out again. (With classic queues, which live on one node, this
+failed: a durable classic queue whose node is down cannot even be declared, 404 "home
+node ... is down or inaccessible", and every reconnecting client stopped:
+docs/reliability.md.)
 """
 
 from __future__ import annotations
@@ -30,23 +31,24 @@ KILLED = 1
 
 
 def queue_nodes(rig: ClusterRig, via: int = 1) -> dict[str, str]:
-    """Each durable queue of the test's vhost and its node (a quorum queue's: its leader's);
-    the children's exclusive queues go with their connections and do not matter here."""
+    """Each durable queue of the test's vhost and its node (a quorum queue's or a stream's:
+    its leader's, empty while a new stream has none yet); the children's exclusive queues
+    go with their connections and do not matter here."""
     out = ctl(via, "--no-table-headers", "list_queues", "-p", rig.vhost, "name", "durable",
               "type", "leader", "pid")
     found = {}
     for line in out.splitlines():
         name, durable, kind, leader, pid = [*line.split("\t"), "", "", "", ""][:5]
         if durable == "true":
-            found[name] = leader if kind == "quorum" else pid.strip("<>").split(".", 1)[0]
+            replicated = kind in ("quorum", "stream")
+            found[name] = leader if replicated else pid.strip("<>").split(".", 1)[0]
     return found
 
 
 def test_a_rabbitmq_node_killed_mid_run_loses_no_job_and_rejoins(rig: ClusterRig):
     fleet = start_fleet(rig, SIZE, SERVICE_S, rabbit_url=rig.urls(1, 2, 3))
-    homes = queue_nodes(rig)
-    rig.check(set(homes.values()) == {node_name(KILLED)},
-              f"every queue should be led from node {KILLED}: {homes}")
+    rig.wait_for(lambda: set(queue_nodes(rig).values()) == {node_name(KILLED)},
+                 f"every queue to be led from node {KILLED}", timeout_s=15)
     jobs = fleet.submit("before", 8)
     time.sleep(0.5)  # some of them in the workers' hands when the node dies
     pids = fleet.pids()

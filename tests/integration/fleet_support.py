@@ -28,8 +28,7 @@ def start_fleet(rig: LiveRig, broker_url: str | None = None, size: int = SIZE,
         return proc
 
     settings = rig.rabbit.model_copy(update=rabbit)  # the test's clients declare the same
-    feed = rig.keep(RabbitResultFeed(settings, f"{settings.results_exchange}.test-{rig.run_id}",
-                                     durable=True))
+    feed = rig.keep(RabbitResultFeed(settings, durable=True))
     deployer = spawn("deployer", "deployer")
     scaler = spawn("scaler", "scaler", "--policy", "constantsize", "--param", f"size={size}",
                    "--interval", "0.5", "--identifier", f"it-{rig.run_id}")

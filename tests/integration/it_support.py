@@ -134,8 +134,7 @@ class LiveRig(DumpingRig):
 
     def feed(self) -> RabbitResultFeed:
         """A durable result feed: every result published from now on, none missed."""
-        name = f"{self.rabbit.results_exchange}.test-{self.run_id}"
-        return self.keep(RabbitResultFeed(self.rabbit, queue_name=name, durable=True))
+        return self.keep(RabbitResultFeed(self.rabbit, durable=True))
 
     # -- what is there ------------------------------------------------------------------
 

@@ -71,9 +71,6 @@ class _Kit:
         for thing in reversed(self._opened):
             thing.close()
 
-    def feed_name(self, label: str) -> str:
-        return f"{self.settings.results_exchange}.{label}"
-
     job = staticmethod(make_job)
 
 
@@ -95,8 +92,8 @@ class MemoryKit(_Kit):
     def sink(self) -> Any:
         return self.keep(self.broker.result_sink())
 
-    def feed(self, queue_name: str | None = None, durable: bool = False) -> Any:
-        return self.keep(self.broker.result_feed(queue_name, durable))
+    def feed(self, durable: bool = False) -> Any:
+        return self.keep(self.broker.result_feed(durable))
 
     def ready(self, queue: str | None = None) -> int:
         return self.broker.ready_count(queue).ready()
@@ -118,7 +115,6 @@ class RabbitKit(_Kit):
 
     def __init__(self, settings: RabbitSettings) -> None:
         super().__init__(settings)
-        self.durable_feeds: set[str] = set()
         self._counters: dict[str | None, RabbitReadyCount] = {}
 
     def publisher(self) -> Any:
@@ -130,10 +126,8 @@ class RabbitKit(_Kit):
     def sink(self) -> Any:
         return self.keep(RabbitResultSink(self.settings))
 
-    def feed(self, queue_name: str | None = None, durable: bool = False) -> Any:
-        if durable and queue_name:
-            self.durable_feeds.add(queue_name)
-        return self.keep(RabbitResultFeed(self.settings, queue_name, durable))
+    def feed(self, durable: bool = False) -> Any:
+        return self.keep(RabbitResultFeed(self.settings, durable))
 
     def ready(self, queue: str | None = None) -> int:
         if queue not in self._counters:
@@ -154,7 +148,7 @@ class RabbitKit(_Kit):
     def delete_everything(self) -> None:
         s = self.settings
         queues = [s.jobs_queue, s.dead_letter_queue, s.deployer_queue, s.callback_queue,
-                  s.kept_results_queue, f"{s.jobs_queue}.migrating", *self.durable_feeds]
+                  s.kept_results_queue, f"{s.jobs_queue}.migrating"]
         link = RabbitLink(s, "test-cleanup", declare=False)
         try:
             for queue in queues:

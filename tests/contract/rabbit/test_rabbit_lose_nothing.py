@@ -12,6 +12,7 @@ from conftest import rabbitmqctl
 
 from imgproc.adapters.rabbit import RabbitJobPublisher, RabbitJobSource, RabbitResultSink
 from imgproc.adapters.rabbit.connection import RabbitLink
+from imgproc.adapters.rabbit.errors import BrokerRejected
 from imgproc.adapters.rabbit.topology import QueueInUse
 from imgproc.core.messages import ResultMessage
 
@@ -62,13 +63,19 @@ def test_a_result_is_kept_and_found_by_its_job_id_even_while_a_feed_listens(brok
     assert [r.job_id for r in broker_kit.lookup().find("job-9")] == ["job-9"]
 
 
-def test_only_the_newest_kept_results_stay(rabbit_kit):
-    rabbit_kit.settings = rabbit_kit.settings.model_copy(update={"kept_results_max": 3})
-    sink = rabbit_kit.sink()
-    for n in range(5):
+def test_only_the_newest_kept_results_stay(broker_kit):
+    broker_kit.settings = broker_kit.settings.model_copy(
+        update={"kept_results_max_bytes": 4096})
+    if broker_kit.name == "memory":
+        broker_kit.broker.settings = broker_kit.settings
+    sink = broker_kit.sink()
+    for n in range(40):
         sink.publish_result(a_result(f"job-{n}"))
-    lookup = rabbit_kit.lookup()
-    assert [len(lookup.find(f"job-{n}")) for n in range(5)] == [0, 0, 1, 1, 1]
+    lookup = broker_kit.lookup()
+    kept = [n for n in range(40) if lookup.find(f"job-{n}")]
+    assert kept[-1] == 39, "the newest result is kept"
+    assert kept[0] > 0, "the oldest went"
+    assert kept == list(range(kept[0], 40)), "what is kept is the newest, with no gap"
 
 
 def declare_classic_jobs_queue(settings, jobs: int, queue: str | None = None) -> None:
@@ -154,8 +161,7 @@ def test_a_quorum_jobs_queue_with_another_delivery_limit_is_moved_with_every_job
     assert queue_types(settings)[settings.jobs_queue] == "quorum"
 
 
-@pytest.mark.parametrize("field", ["dead_letter_queue", "deployer_queue", "callback_queue",
-                                   "kept_results_queue"])
+@pytest.mark.parametrize("field", ["dead_letter_queue", "deployer_queue", "callback_queue"])
 def test_every_other_classic_queue_is_moved_to_a_quorum_queue_with_its_messages(rabbit_kit,
                                                                                 field):
     settings = rabbit_kit.settings
@@ -164,6 +170,19 @@ def test_every_other_classic_queue_is_moved_to_a_quorum_queue_with_its_messages(
     rabbit_kit.keep(RabbitResultSink(settings))
     assert queue_types(settings)[queue] == "quorum"
     assert rabbit_kit.ready(queue) == 3
+
+
+def test_a_kept_results_queue_of_another_kind_is_refused_with_what_to_do(rabbit_kit):
+    settings = rabbit_kit.settings
+    declare_classic_jobs_queue(settings, jobs=2, queue=settings.kept_results_queue)
+    with pytest.raises(BrokerRejected) as refused:
+        RabbitResultSink(settings)
+    assert f"rabbitmqctl delete_queue {settings.kept_results_queue}" in str(refused.value)
+    assert queue_types(settings)[settings.kept_results_queue] == "classic"
+    link = rabbit_kit.keep(RabbitLink(settings, "counting", declare=False))
+    left = link.run("counting", lambda ch: ch.queue_declare(settings.kept_results_queue,
+                                                            passive=True).method.message_count)
+    assert left == 2, "its messages are untouched"
 
 
 def test_two_processes_moving_one_queue_at_once_lose_and_double_nothing(rabbit_kit):

@@ -6,7 +6,7 @@ import threading
 
 from polling import wait_for
 
-from imgproc.core.messages import JobMessage
+from imgproc.core.messages import JobMessage, ResultMessage
 
 MAX_JOBS = 5000
 
@@ -87,3 +87,33 @@ def drain_first(source, count: int) -> list[str]:
         ids.append(JobMessage.decode(delivery.body).job_id)
         delivery.ack()
     return ids
+
+
+def result_of(n: int) -> ResultMessage:
+    return ResultMessage(job_id=f"job-{n}", worker="w", submitted_at=1.0, started_at=2.0,
+                         finished_at=3.0, status="done")
+
+
+def take_until(feed, taken: list[str], count: int, what: str) -> None:
+    """Poll ``feed`` into ``taken`` until it holds ``count`` job ids."""
+    def enough() -> bool:
+        taken.extend(r.job_id for r in feed.poll_results(0.5))
+        return len(taken) >= count
+    wait_for(enough, what, timeout_s=15.0)
+
+
+def test_a_durable_feed_whose_connection_the_server_closes_misses_and_repeats_nothing(
+        rabbit_kit, rabbit_server):
+    feed = rabbit_kit.feed(durable=True)
+    sink = rabbit_kit.sink()
+    for n in range(5):
+        sink.publish_result(result_of(n))
+    taken: list[str] = []
+    take_until(feed, taken, 5, "the first results")
+    rabbit_server.close_connection(feed.connection_name)
+    for n in range(5, 10):
+        sink.publish_result(result_of(n))
+    take_until(feed, taken, 10, "the results published while it was cut off")
+    taken.extend(r.job_id for r in feed.poll_results(0.5))
+    assert feed.connections == 2
+    assert taken == [f"job-{n}" for n in range(10)], "each result once, in order"

@@ -38,22 +38,28 @@ def test_a_feed_sees_no_result_published_before_it_existed(broker_kit):
     assert collect_results(late, 2, timeout_s=0.3) == [result(2)]
 
 
-def test_a_durable_feed_keeps_results_published_while_it_was_closed(broker_kit):
-    name = broker_kit.feed_name("replay-1")
-    broker_kit.feed(name, durable=True).close()
+def test_a_durable_feed_sees_every_result_from_when_it_was_made_and_none_before(broker_kit):
+    sink = broker_kit.sink()
+    sink.publish_result(result(1))
+    durable = broker_kit.feed(durable=True)
+    for n in range(2, 5):
+        sink.publish_result(result(n))
+    assert collect_results(durable, 3, timeout_s=1.0) == [result(n) for n in range(2, 5)]
+
+
+def test_a_durable_feed_on_an_empty_store_sees_the_first_result(broker_kit):
+    durable = broker_kit.feed(durable=True)
+    broker_kit.sink().publish_result(result(1))
+    assert collect_results(durable, 1) == [result(1)]
+
+
+def test_two_durable_feeds_each_see_every_result(broker_kit):
+    first, second = broker_kit.feed(durable=True), broker_kit.feed(durable=True)
     sink = broker_kit.sink()
     for n in range(3):
         sink.publish_result(result(n))
-    reopened = broker_kit.feed(name, durable=True)
-    assert collect_results(reopened, 3) == [result(n) for n in range(3)]
-    reopened.delete()
-
-
-def test_a_deleted_durable_feed_collects_nothing_more(broker_kit):
-    name = broker_kit.feed_name("replay-2")
-    broker_kit.feed(name, durable=True).delete()
-    broker_kit.sink().publish_result(result(1))
-    assert broker_kit.feed(name, durable=True).poll_results(0.3) == []
+    assert collect_results(first, 3) == [result(n) for n in range(3)]
+    assert collect_results(second, 3) == [result(n) for n in range(3)]
 
 
 def test_an_undecodable_result_is_dropped_and_the_next_ones_still_arrive(broker_kit):

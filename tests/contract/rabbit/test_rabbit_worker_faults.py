@@ -37,7 +37,7 @@ def collect(feed, count: int, timeout_s: float) -> list[ResultMessage]:
 
 def test_a_job_longer_than_three_heartbeats_runs_once_on_one_connection(rabbit_kit):
     fast_heartbeats = rabbit_kit.settings.model_copy(update={"heartbeat_s": HEARTBEAT_S})
-    feed = rabbit_kit.feed(f"{rabbit_kit.settings.results_exchange}.long", durable=True)
+    feed = rabbit_kit.feed(durable=True)
     rabbit_kit.publisher().publish(a_job("long", service_s=4.0 * HEARTBEAT_S + 1))
     source = rabbit_kit.keep(RabbitJobSource(fast_heartbeats, role="long-job worker"))
     worker = a_worker(rabbit_kit, source)

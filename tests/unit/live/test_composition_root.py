@@ -101,7 +101,7 @@ def test_the_scaler_built_on_memory_adapters_asks_for_its_policys_fleet():
 
 def run_in_memory(s: Settings, t: Trace):
     system = MemorySystem(s, SteppedClock(1000.0))
-    replay = build_live_replay(s, t, plane=system.plane("results.replay"),
+    replay = build_live_replay(s, t, plane=system.plane(durable_results=True),
                                components=system.components(), clock=system.clock, grace_s=30)
     return system, replay, replay.run()
 

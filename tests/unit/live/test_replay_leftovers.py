@@ -47,18 +47,17 @@ def trace(jobs: int = 40) -> Trace:
 
 
 class Rig:
-    """A memory system, a replay's leftovers on it, and what was deleted."""
+    """A memory system and a replay's leftovers on it."""
 
     def __init__(self, claims_dir: Path) -> None:
         self.system = MemorySystem(settings(), SteppedClock(1000.0))
         self.claims = ClaimFiles(claims_dir, SCOPE)
-        self.deleted_results: list[str] = []
         self.leftovers = Leftovers(
-            self.claims, lambda prefix: withdraw_jobs(self.system.broker.job_source(), prefix),
-            self.deleted_results.append)
+            self.claims, lambda prefix: withdraw_jobs(self.system.broker.job_source(), prefix))
 
     def replay(self, stop: threading.Event | None = None, **kwargs):
-        return build_live_replay(self.system.settings, trace(), plane=self.system.plane("r"),
+        return build_live_replay(self.system.settings, trace(),
+                                 plane=self.system.plane(durable_results=True),
                                  components=self.system.components(), clock=self.system.clock,
                                  grace_s=30, leftovers=self.leftovers, stop=stop, **kwargs)
 
@@ -115,7 +114,7 @@ def test_a_replay_removes_what_a_killed_replay_left_then_plays_its_trace(tmp_pat
     assert record.backend == "live"
     assert set(replay.tally.results) == {replay.prefix + j for j in trace().ids}
     assert system.provider.alive() == set() and system.registry.all_machines() == []
-    assert rig.queued() == 0 and rig.deleted_results == ["dead0001"]
+    assert rig.queued() == 0
     assert list(rig.claims.directory.glob("*.json")) == []
 
 
