@@ -156,6 +156,14 @@ class RabbitLink:
         """Let the broker push deliveries to this link's consumers for up to ``seconds``."""
         self.run(doing, lambda ch: ch.connection.process_data_events(time_limit=max(seconds, 0)))
 
+    def new_connection(self, purpose: str) -> pika.BlockingConnection:
+        """A connection apart from this link's, named after it and ``purpose``, for the
+        caller to close (a stream read: ``imgproc.adapters.rabbit.stream``)."""
+        every = self._parameters()
+        for params in every:
+            params.client_properties = {"connection_name": f"{self.connection_name}-{purpose}"}
+        return pika.BlockingConnection(every)
+
     def close(self) -> None:
         """Close the connection; unsettled deliveries go back to their queues."""
         self._closed = True

@@ -1,9 +1,15 @@
 """The broker's errors in imgproc's terms, and the translation of pika's into them.
 
 Two kinds: :class:`BrokerUnavailable` is worth retrying (the connection was
-lost, refused or blocked); :class:`BrokerRejected` is not (bad credentials, a
-queue declared with other arguments, an unroutable message). Messages name the
-operation and the broker's address with its password hidden.
+lost, refused or blocked; a queue not back yet after a restart, which makes a
+message unroutable or its declaration fail with 404 "is down or inaccessible");
+:class:`BrokerRejected` is not (bad credentials, a queue declared with other
+arguments). Messages name the operation and the broker's address with its password
+hidden.
+
+An unroutable message (published ``mandatory``) was stored nowhere, so publishing it
+again on a new connection, which declares the queues and their bindings first, doubles
+nothing; a message that stays unroutable ends the tries as any outage does.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import pika.exceptions as pex
 from imgproc.core.errors import ImgprocError
 
 FATAL_CLOSE_CODES = frozenset({402, 403, 404, 406, 530})
+NOT_FOUND = 404
 FATAL_CONNECTION_ERRORS = (pex.AuthenticationError, pex.ProbableAuthenticationError,
                            pex.ProbableAccessDeniedError, pex.IncompatibleProtocolError)
-RETRYABLE_CHANNEL_ERRORS = (pex.NackError, pex.ChannelWrongStateError, pex.ChannelClosedByClient)
+RETRYABLE_CHANNEL_ERRORS = (pex.NackError, pex.ChannelWrongStateError, pex.ChannelClosedByClient,
+                            pex.UnroutableError)
 
 
 class BrokerError(ImgprocError):
@@ -51,10 +59,17 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, FATAL_CONNECTION_ERRORS):
         return False
     if isinstance(exc, (pex.ConnectionClosedByBroker, pex.ChannelClosedByBroker)):
-        return exc.reply_code not in FATAL_CLOSE_CODES
+        return exc.reply_code not in FATAL_CLOSE_CODES or _queue_coming_back(exc)
     if isinstance(exc, RETRYABLE_CHANNEL_ERRORS):
         return True
     return isinstance(exc, (pex.AMQPConnectionError, OSError))
+
+
+def _queue_coming_back(exc: pex.ConnectionClosedByBroker | pex.ChannelClosedByBroker) -> bool:
+    """404 for a durable queue whose node "is down or inaccessible": a cluster node that
+    will come back, or, on one broker just started again, a stream whose writer is not up
+    yet (seen for seconds after ``rabbitmqctl start_app``). Both pass."""
+    return exc.reply_code == NOT_FOUND and "is down or inaccessible" in str(exc.reply_text)
 
 
 def _lost_in_handshake(exc: pex.IncompatibleProtocolError) -> bool:
@@ -79,7 +94,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, (pex.ConnectionClosed, pex.ChannelClosed)):
         return f"closed ({exc.reply_code}: {exc.reply_text})"
     if isinstance(exc, pex.UnroutableError):
-        return "the message could not be routed to any queue"
+        return ("the message could not be routed to any queue (none bound, or its queue "
+                "not back yet after a broker restart)")
     if isinstance(exc, pex.NackError):
         return "the broker did not store the message (nack)"
     text = str(exc) or repr(exc)

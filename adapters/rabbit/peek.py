@@ -1,5 +1,5 @@
 """Reading a queue's messages without taking them: for an operator's look at the dead
-letters and at the kept results.
+letters (the kept results are a stream: ``imgproc.adapters.rabbit.stream``).
 
 Each message is fetched unacknowledged on a channel of its own, which is then closed:
 the broker puts every one of them back, in order. A queue read while consumers take

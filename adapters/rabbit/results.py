@@ -4,7 +4,8 @@ Every result goes to the kept results stream (``rabbit.kept_results_queue``, bou
 exchange for good, bounded by ``rabbit.kept_results_ttl_s`` and
 ``rabbit.kept_results_max_bytes``), and is found there by its job id
 (:class:`RabbitResultLookup`) whoever listened. Results are published ``mandatory``: one
-that no queue took is an error, never a confirm.
+that no queue took is never confirmed, but published again, then an error
+(``imgproc.adapters.rabbit.errors``).
 
 A :class:`RabbitResultFeed` receives them in one of two ways. By default it binds an
 exclusive, auto-deleted queue of its own: a watcher (the console, the scaler) sees results
@@ -12,9 +13,10 @@ from the moment it is made, and misses those sent while its connection was down.
 ``durable=True`` it reads the kept results stream instead, from where the stream ended when
 the feed was made; after a lost connection it resumes after the last result it handed out,
 so a replay that must count every result misses none, and nothing of it is left to delete.
-One copy of each result is stored, not one per listener (a stream append costs the
-broker about half a quorum queue's, docs/benchmarks.md). A result that does not decode is
-logged and dropped: results are reports, the jobs queue holds the work.
+One copy of each result is stored, not one per listener (a stream append with a reader
+cost the broker about half of two quorum queues with one, docs/benchmarks.md). A result
+that does not decode is logged and dropped: results are reports, the jobs queue holds the
+work.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from pika.adapters.blocking_connection import BlockingChannel
 from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.adapters.rabbit.stream import OFFSET_HEADER, offset_of, read_stream, stream_tail
+from imgproc.adapters.rabbit.stream import (
+    OFFSET_HEADER,
+    offset_of,
+    quiet_stream_rejects,
+    read_stream,
+    stream_tail,
+)
 from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
 
@@ -69,8 +77,8 @@ class RabbitResultFeed:
         self._consumer = QueueConsumer(self._link, lambda: self._queue, settings.feed_prefetch,
                                        arguments=arguments)
         if durable:
-            self._after = self._link.run(f"finding where {self._queue} ends",
-                                         lambda ch: stream_tail(ch, self._queue))
+            self._after = self._link.run(f"finding where {self._queue} ends", lambda _ch: (
+                stream_tail(lambda: self._link.new_connection("tail"), self._queue)))
         else:
             self._link.run("binding a result feed", lambda _ch: None)
 
@@ -93,7 +101,8 @@ class RabbitResultFeed:
         return take_results(next_delivery, timeout_s, self._queue)
 
     def close(self) -> None:
-        self._link.close()
+        with quiet_stream_rejects():  # what was on its way from the stream is rejected
+            self._link.close()
 
     def _bind(self, channel: BlockingChannel) -> None:
         if not self._durable:
@@ -126,8 +135,11 @@ class RabbitResultLookup:
 
     def find(self, job_id: str) -> list[ResultMessage]:
         """Every kept result of ``job_id`` (a job done twice has two), oldest first."""
-        bodies = self._link.run(f"reading {self._queue}", lambda ch: [
-            body for props, body in read_stream(ch, self._queue) if props.message_id == job_id])
+        def matching(_channel: BlockingChannel) -> list[bytes]:
+            messages = read_stream(lambda: self._link.new_connection("read"), self._queue)
+            return [body for props, body in messages if props.message_id == job_id]
+
+        bodies = self._link.run(f"reading {self._queue}", matching)
         found = []
         for body in bodies:
             try:

@@ -7,19 +7,36 @@ its own offset in the ``x-stream-offset`` header, so reading takes nothing away.
 grow but are not dense. Neither ``basic.get`` nor a message count works on a stream
 (RabbitMQ 3.10 answers 540 and 0), so the end is found by reading the last chunk
 (``last``), and a read stops there.
+
+Each read here runs on a connection of its own, dropped at the end: stopping a consumer
+makes pika reject what is still on its way, and RabbitMQ 3.10 answers a reject on a stream
+by closing the whole connection (540), which must not be a connection someone else uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pika
-from pika.adapters.blocking_connection import BlockingChannel
+import pika.exceptions as pex
+from pika.adapters.blocking_connection import BlockingConnection
 
+from imgproc.core.errors import ImgprocError
+
+log = logging.getLogger(__name__)
 OFFSET_HEADER = "x-stream-offset"
 READ_PREFETCH = 1000
 FIRST_WAIT_S = 2.0
 SETTLE_S = 0.2
+Connect = Callable[[], BlockingConnection]
+Message = tuple[pika.BasicProperties, bytes]
+
+
+class StreamStalled(ImgprocError):
+    """A stream stopped delivering before the end a read was after."""
 
 
 def stream_arguments(max_age_s: float, max_bytes: int) -> dict[str, object]:
@@ -36,65 +53,95 @@ def offset_of(headers: dict[str, object]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-Message = tuple[pika.BasicProperties, bytes]
-
-
-def _read(channel: BlockingChannel, queue: str, start: object, idle_s: float
-          ) -> Iterator[tuple[int, Message] | None]:
-    """``queue``'s messages from ``start`` with their offsets, on a channel of this read's
-    own; None after every ``idle_s`` without one."""
-    own = channel.connection.channel()
-    try:
-        own.basic_qos(prefetch_count=READ_PREFETCH)
-        for method, props, body in own.consume(queue, arguments={OFFSET_HEADER: start},
-                                               inactivity_timeout=idle_s):
-            if method is None:
-                yield None
-                continue
-            own.basic_ack(method.delivery_tag)
-            offset = offset_of(dict(props.headers or {}))
-            if offset is not None:
-                yield offset, (props, body)
-    finally:
-        if own.is_open:
-            own.close()
-
-
-def stream_tail(channel: BlockingChannel, queue: str, first_wait_s: float = FIRST_WAIT_S
+def stream_tail(connect: Connect, queue: str, first_wait_s: float = FIRST_WAIT_S
                 ) -> int | None:
-    """The offset of ``queue``'s last message; None if the stream is empty (nothing came
-    from its last chunk within ``first_wait_s``)."""
+    """The offset of ``queue``'s last message, or a later one if results keep coming; None
+    if the stream is empty (nothing came from its last chunk within ``first_wait_s``)."""
     tail: int | None = None
+    first_at = 0.0
     idle = 0.0
-    for item in _read(channel, queue, "last", SETTLE_S):
-        if item is not None:
-            tail = max(tail if tail is not None else item[0], item[0])
-            idle = 0.0
+    for item in _read(connect, queue, "last", SETTLE_S):
+        if item is None:
+            idle += SETTLE_S
+            if tail is not None or idle >= first_wait_s:
+                break
             continue
-        idle += SETTLE_S
-        if tail is not None or idle >= first_wait_s:
+        if tail is None:
+            first_at = time.monotonic()
+        tail = max(tail if tail is not None else item[0], item[0])
+        if time.monotonic() - first_at >= SETTLE_S:  # the chunk is in; more are newer
             break
     return tail
 
 
-def read_stream(channel: BlockingChannel, queue: str, stall_s: float = FIRST_WAIT_S
+def read_stream(connect: Connect, queue: str, stall_s: float = FIRST_WAIT_S
                 ) -> Iterator[Message]:
     """Every message of ``queue`` from its first up to its end when the read began, oldest
-    first, all left in place; a stream that stops delivering for ``stall_s`` ends it."""
-    tail = stream_tail(channel, queue)
+    first, all left in place; :class:`StreamStalled` if it stops delivering for ``stall_s``
+    before that end."""
+    tail = stream_tail(connect, queue)
     if tail is None:
         return
     idle = 0.0
-    for item in _read(channel, queue, "first", SETTLE_S):
+    last = None
+    for item in _read(connect, queue, "first", SETTLE_S):
         if item is None:
             idle += SETTLE_S
             if idle >= stall_s:
-                return
+                raise StreamStalled(f"reading {queue}: nothing came for {stall_s:g} s after "
+                                    f"offset {last}, before its end at offset {tail}")
             continue
         idle = 0.0
-        offset, message = item
-        if offset > tail:
+        last, message = item
+        if last > tail:
             return
         yield message
-        if offset == tail:
+        if last == tail:
             return
+
+
+def _read(connect: Connect, queue: str, start: object, idle_s: float
+          ) -> Iterator[tuple[int, Message] | None]:
+    """``queue``'s messages from ``start`` with their offsets, on a connection of this
+    read's own; None after every ``idle_s`` without one."""
+    connection = connect()
+    try:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=READ_PREFETCH)
+        for method, props, body in channel.consume(queue, arguments={OFFSET_HEADER: start},
+                                                   inactivity_timeout=idle_s):
+            if method is None:
+                yield None
+                continue
+            channel.basic_ack(method.delivery_tag)
+            offset = offset_of(dict(props.headers or {}))
+            if offset is not None:
+                yield offset, (props, body)
+    finally:
+        drop_quietly(connection)
+
+
+def drop_quietly(connection: BlockingConnection) -> None:
+    """Close ``connection``, which the broker may close first (see the module's docstring)."""
+    with quiet_stream_rejects():
+        try:
+            if connection.is_open:
+                connection.close()
+        except (pex.AMQPError, OSError, ValueError) as exc:
+            log.debug("closing a stream reader's connection: %s", exc)
+
+
+@contextmanager
+def quiet_stream_rejects() -> Iterator[None]:
+    """pika logs an error for every connection the broker closes; the one it closes for a
+    reject on a stream, at the end of a read, is expected."""
+    pika_logger = logging.getLogger("pika.adapters.blocking_connection")
+
+    def not_a_stream_reject(record: logging.LogRecord) -> bool:
+        return "not supported by stream queues" not in record.getMessage()
+
+    pika_logger.addFilter(not_a_stream_reject)
+    try:
+        yield
+    finally:
+        pika_logger.removeFilter(not_a_stream_reject)

@@ -36,7 +36,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from imgproc.adapters.rabbit.errors import BrokerRejected
 from imgproc.adapters.rabbit.settings import RabbitSettings
-from imgproc.adapters.rabbit.stream import stream_arguments
+from imgproc.adapters.rabbit.stream import quiet_stream_rejects, stream_arguments
 
 log = logging.getLogger(__name__)
 PRECONDITION_FAILED = 406
@@ -103,16 +103,40 @@ def declare_topology(channel: BlockingChannel, settings: RabbitSettings) -> dict
 
 
 def declare_kept_results(connection: BlockingConnection, settings: RabbitSettings) -> None:
-    """Declare the kept results stream. A queue of that name with other arguments is not
-    moved (a stream cannot be read off as a queue is): the operator chooses."""
+    """Declare the kept results stream. One declared with other retention settings keeps
+    them (a stream's arguments are fixed; a RabbitMQ policy can change them): every process
+    goes on. A queue of another kind under that name is not moved (it cannot be read off
+    into a stream as a queue is): the operator chooses."""
     queue = settings.kept_results_queue
     if _declared(connection, queue, kept_results_arguments(settings)):
         return
+    if _is_stream(settings, queue):
+        log.warning("the kept results stream %s was declared with other retention settings "
+                    "than rabbit.kept_results_ttl_s and kept_results_max_bytes; it keeps "
+                    "them (change them with a RabbitMQ policy, or delete the stream)", queue)
+        return
     raise BrokerRejected(
         f"declaring the kept results stream {queue}", settings.safe_url,
-        "a queue of that name exists with other arguments (another kind of queue, or "
-        "other rabbit.kept_results_ttl_s / kept_results_max_bytes); delete it (rabbitmqctl "
-        f"delete_queue {queue}) or set rabbit.kept_results_queue to another name")
+        "a queue of another kind has that name (an older imgproc's?); delete it "
+        f"(rabbitmqctl delete_queue {queue}) or set rabbit.kept_results_queue to another name")
+
+
+def _is_stream(settings: RabbitSettings, queue: str) -> bool:
+    """Whether ``queue`` is a stream: the one kind that refuses ``basic.get``, by closing
+    the connection (540), so this asks on a connection of its own. A message of a queue
+    of another kind is only looked at, and goes back when the connection closes."""
+    connection = pika.BlockingConnection([pika.URLParameters(u) for u in settings.urls])
+    try:
+        with quiet_stream_rejects():
+            connection.channel().basic_get(queue)
+        return False
+    except pex.ConnectionClosedByBroker as exc:
+        if exc.reply_code == NOT_IMPLEMENTED and "stream" in str(exc.reply_text):
+            return True
+        raise
+    finally:
+        if connection.is_open:
+            connection.close()
 
 
 def declare_queue(connection: BlockingConnection, settings: RabbitSettings, queue: str,

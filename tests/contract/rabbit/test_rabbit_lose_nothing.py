@@ -185,6 +185,19 @@ def test_a_kept_results_queue_of_another_kind_is_refused_with_what_to_do(rabbit_
     assert left == 2, "its messages are untouched"
 
 
+def test_a_kept_results_stream_with_other_retention_keeps_it_and_nothing_stops(rabbit_kit):
+    settings = rabbit_kit.settings
+    sink = rabbit_kit.sink()
+    sink.publish_result(a_result("before"))
+    other = settings.model_copy(update={"kept_results_ttl_s": 3600.0,
+                                        "kept_results_max_bytes": 2**20})
+    other_sink = rabbit_kit.keep(RabbitResultSink(other))
+    other_sink.publish_result(a_result("after"))
+    lookup = rabbit_kit.lookup()
+    assert [r.job_id for r in lookup.find("before") + lookup.find("after")] == ["before", "after"]
+    assert queue_types(settings)[settings.kept_results_queue] == "stream"
+
+
 def test_two_processes_moving_one_queue_at_once_lose_and_double_nothing(rabbit_kit):
     settings = rabbit_kit.settings
     declare_classic_jobs_queue(settings, jobs=300)

@@ -117,3 +117,17 @@ def test_a_durable_feed_whose_connection_the_server_closes_misses_and_repeats_no
     taken.extend(r.job_id for r in feed.poll_results(0.5))
     assert feed.connections == 2
     assert taken == [f"job-{n}" for n in range(10)], "each result once, in order"
+
+
+def test_a_durable_feed_cut_off_before_it_took_anything_misses_nothing(rabbit_kit, rabbit_server):
+    sink = rabbit_kit.sink()
+    sink.publish_result(result_of(0))  # from before the feed: not its to see
+    feed = rabbit_kit.feed(durable=True)
+    feed.poll_results(0.2)  # subscribed, nothing taken
+    rabbit_server.close_connection(feed.connection_name)
+    for n in range(1, 4):
+        sink.publish_result(result_of(n))
+    taken: list[str] = []
+    take_until(feed, taken, 3, "the results published while it was cut off")
+    taken.extend(r.job_id for r in feed.poll_results(0.5))
+    assert taken == ["job-1", "job-2", "job-3"]

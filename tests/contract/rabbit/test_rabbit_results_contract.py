@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from polling import collect_until
 
 from imgproc.core.messages import ResultMessage
@@ -51,6 +54,33 @@ def test_a_durable_feed_on_an_empty_store_sees_the_first_result(broker_kit):
     durable = broker_kit.feed(durable=True)
     broker_kit.sink().publish_result(result(1))
     assert collect_results(durable, 1) == [result(1)]
+
+
+def test_a_durable_feed_made_while_results_keep_coming_is_made_promptly_and_sees_them(
+        broker_kit):
+    stop = threading.Event()
+
+    def publish_until_stopped() -> None:
+        sink = broker_kit.sink()
+        n = 0
+        while not stop.is_set():
+            sink.publish_result(result(n))
+            n += 1
+
+    thread = threading.Thread(target=publish_until_stopped)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        durable = broker_kit.feed(durable=True)
+        made_s = time.monotonic() - started
+        taken = collect_results(durable, 20)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert made_s < 3.0, f"making the feed took {made_s:.1f} s"
+    numbers = [int(r.job_id.split("-")[1]) for r in taken]
+    assert len(numbers) >= 20 and numbers == sorted(set(numbers)), "new results, each once"
 
 
 def test_two_durable_feeds_each_see_every_result(broker_kit):

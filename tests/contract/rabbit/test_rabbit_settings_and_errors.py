@@ -53,7 +53,12 @@ def test_with_vhost_changes_only_the_path_of_the_url():
     (pex.ProbableAuthenticationError("403"), False),
     (pex.ConnectionClosedByBroker(403, "ACCESS_REFUSED"), False),
     (pex.ChannelClosedByBroker(406, "PRECONDITION_FAILED"), False),
-    (pex.UnroutableError([]), False),
+    (pex.ChannelClosedByBroker(404, "NOT_FOUND - no queue 'upload-picture' in vhost '/'"),
+     False),
+    (pex.ConnectionClosedByBroker(404, "NOT_FOUND - home node 'rabbit@localhost' of durable "
+                                       "queue 'imgproc.results.log' in vhost '/' is down or "
+                                       "inaccessible"), True),
+    (pex.UnroutableError([]), True),
     (pex.IncompatibleProtocolError("StreamLostError: ('Transport indicated EOF',)"), True),
     (pex.IncompatibleProtocolError("HTTP/1.1 400 Bad Request"), False),
 ], ids=lambda v: f"{type(v).__name__}-{str(v)[:12]}" if isinstance(v, Exception) else str(v))
