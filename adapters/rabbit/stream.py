@@ -118,10 +118,10 @@ def _read(connect: Connect, queue: str, start: object, idle_s: float
             if offset is not None:
                 yield offset, (props, body)
     finally:
-        drop_quietly(connection)
+        _drop_quietly(connection)
 
 
-def drop_quietly(connection: BlockingConnection) -> None:
+def _drop_quietly(connection: BlockingConnection) -> None:
     """Close ``connection``, which the broker may close first (see the module's docstring)."""
     with quiet_stream_rejects():
         try:
