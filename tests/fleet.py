@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psutil
+from kazoo.client import KazooClient
 
 from imgproc.adapters.processes import ManagedProcess
 from imgproc.adapters.rabbit import RabbitJobPublisher, RabbitResultFeed
@@ -22,6 +23,16 @@ from imgproc.core.messages import JobMessage
 from imgproc.core.results import ResultTally
 
 SERVICE_S = 0.5
+
+
+def owners(client: KazooClient, parent: str) -> dict[str, int]:
+    """The ephemeral children of ``parent``, each with the session that owns it."""
+    found = {}
+    for child in client.get_children(parent) if client.exists(parent) else []:
+        stat = client.exists(f"{parent}/{child}")
+        if stat is not None:
+            found[child] = stat.ephemeralOwner
+    return found
 
 
 class Rig(Protocol):

@@ -58,6 +58,22 @@ def message_properties(message_id: str | None,
                                 message_id=message_id, headers=headers)
 
 
+class LinkedClient:
+    """An adapter over one :class:`RabbitLink` (``_link``), and what the broker knows of it."""
+
+    _link: RabbitLink
+
+    @property
+    def connection_name(self) -> str:
+        """The name the broker shows for this client's connection."""
+        return self._link.connection_name
+
+    @property
+    def connections(self) -> int:
+        """How many connections this client has opened: 1, plus one per reconnect."""
+        return self._link.generation
+
+
 class RabbitLink:
     """A self-healing connection with one channel, used by one thread."""
 

@@ -12,29 +12,19 @@ from __future__ import annotations
 
 import threading
 
-from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
+from imgproc.adapters.rabbit.connection import LinkedClient, RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.core.messages import JobMessage
 
 
-class RabbitJobPublisher:
+class RabbitJobPublisher(LinkedClient):
     """Puts jobs on the jobs queue (a :class:`~imgproc.core.ports.JobPublisher`)."""
 
     def __init__(self, settings: RabbitSettings, role: str = "publisher") -> None:
         self._settings = settings
         self._link = RabbitLink(settings, role, [enable_confirms])
         self._link.run("declaring the topology", lambda _ch: None)
-
-    @property
-    def connection_name(self) -> str:
-        """The name the broker shows for this client's connection."""
-        return self._link.connection_name
-
-    @property
-    def connections(self) -> int:
-        """How many connections this client has opened: 1, plus one per reconnect."""
-        return self._link.generation
 
     def publish(self, job: JobMessage) -> None:
         self.publish_body(job.encode(), job.job_id)
@@ -48,7 +38,7 @@ class RabbitJobPublisher:
         self._link.close()
 
 
-class RabbitJobSource:
+class RabbitJobSource(LinkedClient):
     """Hands out jobs one at a time (a :class:`~imgproc.core.ports.JobSource`).
 
     ``queue`` defaults to the jobs queue; pass ``settings.dead_letter_queue`` to
@@ -62,16 +52,6 @@ class RabbitJobSource:
         self._consumer = QueueConsumer(self._link, lambda: name, prefetch=1,
                                        dead_letter_queue=settings.dead_letter_queue)
         self._link.run("declaring the topology", lambda _ch: None)
-
-    @property
-    def connection_name(self) -> str:
-        """The name the broker shows for this client's connection."""
-        return self._link.connection_name
-
-    @property
-    def connections(self) -> int:
-        """How many connections this client has opened: 1, plus one per reconnect."""
-        return self._link.generation
 
     def next_delivery(self, timeout_s: float) -> RabbitDelivery | None:
         return self._consumer.next(timeout_s)

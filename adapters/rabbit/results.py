@@ -27,7 +27,7 @@ import time
 
 from pika.adapters.blocking_connection import BlockingChannel
 
-from imgproc.adapters.rabbit.connection import RabbitLink, enable_confirms
+from imgproc.adapters.rabbit.connection import LinkedClient, RabbitLink, enable_confirms
 from imgproc.adapters.rabbit.consumer import QueueConsumer, RabbitDelivery
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.adapters.rabbit.stream import (
@@ -62,7 +62,7 @@ class RabbitResultSink:
         self._link.close()
 
 
-class RabbitResultFeed:
+class RabbitResultFeed(LinkedClient):
     """Results published since the feed was made (a :class:`~imgproc.core.ports.ResultFeed`);
     see the module's docstring for ``durable``."""
 
@@ -85,16 +85,6 @@ class RabbitResultFeed:
     @property
     def queue_name(self) -> str:
         return self._queue
-
-    @property
-    def connection_name(self) -> str:
-        """The name the broker shows for this feed's connection."""
-        return self._link.connection_name
-
-    @property
-    def connections(self) -> int:
-        """How many connections this feed has opened: 1, plus one per reconnect."""
-        return self._link.generation
 
     def poll_results(self, timeout_s: float) -> list[ResultMessage]:
         next_delivery = self._next_new if self._durable else self._consumer.next

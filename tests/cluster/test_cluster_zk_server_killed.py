@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from cluster_support import NODES, ClusterRig, start_fleet, zk_mode
+from fleet import owners
 
 from imgproc.adapters.zk.layout import Layout
 from imgproc.core.machines import PROVISIONED
@@ -29,20 +30,11 @@ def leader(among: tuple[int, ...] = NODES) -> int | None:
     return next((n for n in among if zk_mode(n) == "leader"), None)
 
 
-def owners(rig: ClusterRig, parent: str) -> dict[str, int]:
-    """The ephemeral children of ``parent``, each with the session that owns it."""
-    found = {}
-    for child in rig.client.get_children(parent) if rig.client.exists(parent) else []:
-        stat = rig.client.exists(f"{parent}/{child}")
-        if stat is not None:
-            found[child] = stat.ephemeralOwner
-    return found
-
-
 def sessions(rig: ClusterRig) -> tuple[dict[str, int], set[int]]:
     """The workers' liveness nodes with their sessions, and the scaler election's sessions."""
     layout = Layout(rig.zk.root)
-    return owners(rig, layout.workers), set(owners(rig, layout.scaler_election).values())
+    election = owners(rig.client, layout.scaler_election)
+    return owners(rig.client, layout.workers), set(election.values())
 
 
 def announced(rig: ClusterRig) -> tuple[dict[str, int], set[int]] | None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from fleet import owners
 from it_support import LiveRig
 from tcp_proxy import TcpProxy
 
@@ -91,22 +92,12 @@ def start_run(rig: LiveRig, proxy: TcpProxy, session_timeout_s: float) -> Run:
 def live_workers(rig: LiveRig) -> set[str]:
     """Running machines whose worker's liveness node exists."""
     running = {m.id for m in rig.machines(S.RUNNING)}
-    return running & set(owners(rig, Layout(rig.zk.root).workers))
+    return running & set(owners(rig.client, Layout(rig.zk.root).workers))
 
 
 def contenders(rig: LiveRig) -> dict[str, int]:
     """The scaler election's nodes and the session owning each."""
-    return owners(rig, Layout(rig.zk.root).scaler_election)
-
-
-def owners(rig: LiveRig, parent: str) -> dict[str, int]:
-    """The ephemeral children of ``parent``, each with the session that owns it."""
-    found = {}
-    for child in rig.client.get_children(parent) if rig.client.exists(parent) else []:
-        stat = rig.client.exists(f"{parent}/{child}")
-        if stat is not None:
-            found[child] = stat.ephemeralOwner
-    return found
+    return owners(rig.client, Layout(rig.zk.root).scaler_election)
 
 
 def wait_for_results(run: Run, jobs: list[str], timeout_s: float) -> ResultTally:
@@ -167,7 +158,7 @@ def test_zookeeper_out_of_reach_for_15_s_ends_no_process_and_loses_no_job(rig):
     with TcpProxy("127.0.0.1", zk_port(rig)) as proxy:
         run = start_run(rig, proxy, session_timeout_s=30.0)  # sessions outlive the outage
         jobs = run.submit("before", 4)
-        pids, workers = run.pids(), owners(rig, Layout(rig.zk.root).workers)
+        pids, workers = run.pids(), owners(rig.client, Layout(rig.zk.root).workers)
         scaler_session = set(contenders(rig).values())
 
         during, restored_at = cut_for(run, 15.0)
@@ -175,7 +166,7 @@ def test_zookeeper_out_of_reach_for_15_s_ends_no_process_and_loses_no_job(rig):
         recovered_s = wait_for_recovery(run, restored_at)
 
         print(f"\nZooKeeper back for {recovered_s:.1f} s: the scaler leads again")
-        rig.check(owners(rig, Layout(rig.zk.root).workers) == workers,
+        rig.check(owners(rig.client, Layout(rig.zk.root).workers) == workers,
                   "the workers' sessions (and nodes) should have outlived the outage")
         rig.check(set(contenders(rig).values()) == scaler_session,
                   "the scaler contends again in the same session")
@@ -187,7 +178,7 @@ def test_expired_sessions_end_no_process_and_their_nodes_come_back(rig):
         run = start_run(rig, proxy, session_timeout_s=SHORT_SESSION_S)
         jobs = run.submit("before", 4)
         pids = run.pids()
-        before = {**owners(rig, Layout(rig.zk.root).workers), **contenders(rig)}
+        before = {**owners(rig.client, Layout(rig.zk.root).workers), **contenders(rig)}
 
         # Black-holed for 2.5 session timeouts: ZooKeeper expires every child's session.
         during, restored_at = cut_for(run, 2.5 * SHORT_SESSION_S, black_hole=True)
@@ -195,7 +186,7 @@ def test_expired_sessions_end_no_process_and_their_nodes_come_back(rig):
         recovered_s = wait_for_recovery(run, restored_at)
 
         print(f"\nZooKeeper back for {recovered_s:.1f} s: every node re-registered")
-        after = {**owners(rig, Layout(rig.zk.root).workers), **contenders(rig)}
+        after = {**owners(rig.client, Layout(rig.zk.root).workers), **contenders(rig)}
         rig.check(not set(before.values()) & set(after.values()),
                   f"every node should belong to a new session: {before} then {after}")
         check_the_run(run, pids, jobs)
