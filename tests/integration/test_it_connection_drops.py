@@ -11,6 +11,7 @@ import pytest
 from it_support import LiveRig, write_trace
 from polling import collect_until
 
+from imgproc.adapters.rabbit import RabbitResultFeed
 from imgproc.adapters.trace_files import read_trace
 from imgproc.bootstrap.live import build_live_replay, child_processes
 from imgproc.core.machines import MachineState
@@ -26,6 +27,7 @@ JOBS = 40
 SERVICE_S = 4.8
 SPEED = 4.0
 SIZE = 4
+DELIVERY_LIMIT = 10
 
 
 class ReplayThread:
@@ -57,12 +59,17 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
     path = rig.tmp_path / "drops.jsonl"
     write_trace(path, JOBS, every_s=1.0, service_s=SERVICE_S)
     trace = read_trace(path).trace
+    # A job in a worker's hands goes back to the queue at each closed connection, and each
+    # counts towards the delivery limit (the poison-job guard: test_it_poison_job.py); this
+    # test closes connections three times over, so its limit is out of their reach.
+    rabbit = rig.rabbit.model_copy(update={"delivery_limit": DELIVERY_LIMIT})
     settings = Settings(
         policy="constantsize", policy_params={"size": SIZE},
-        rabbit=rig.rabbit, zk=rig.zk, scaler=ScalerLimits(interval_s=0.5),
+        rabbit=rabbit, zk=rig.zk, scaler=ScalerLimits(interval_s=0.5),
         provider=ProviderSettings(state_dir=rig.state_dir, drain_timeout_s=20),
     )
-    witness = rig.feed()  # every result published, counted apart from the replay
+    # every result published, counted apart from the replay
+    witness = rig.keep(RabbitResultFeed(rabbit, durable=True))
     spared = set(rig.connections())  # the witness's own connection
     running = ReplayThread(rig, settings, trace, SPEED, grace_s=60)
     replay = running.replay
