@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.adapters.rabbit.settings import RabbitSettings
+from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
@@ -36,9 +37,12 @@ class WorkerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input_root: Path = Field(default=Path("."), description="job input paths are relative to this")
-    output_root: Path = Field(
-        default=Path("output"), description="job output paths are relative to this")
+    input_root: str = Field(
+        default=".", description="job input paths are relative to this: a directory, or "
+                                 "s3://bucket/prefix")
+    output_root: str = Field(
+        default="output", description="job output paths are relative to this: a directory, "
+                                      "or s3://bucket/prefix")
     max_pixels: int = Field(default=50_000_000, gt=0, description="larger images fail the job")
     max_job_s: float = Field(
         default=DEFAULT_MAX_JOB_S, gt=0, allow_inf_nan=False,
@@ -65,6 +69,7 @@ class Settings(BaseSettings):
     zk: ZkSettings = Field(default_factory=ZkSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

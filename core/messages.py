@@ -24,6 +24,10 @@ from imgproc.core.machines import is_machine_id
 from imgproc.core.validation import MAX_EPOCH_S, MAX_SERVICE_S, first_problem
 
 SCHEMA_VERSION: Final = 1
+REPLY_QUEUE_PATTERN: Final = r"^[A-Za-z0-9_.-]{0,100}imgproc\.replies\.[A-Za-z0-9_-]{1,100}$"
+"""A job may name only a reply queue of this form (``rabbit.reply_queue_prefix`` and a client
+id): any other name would let a job's sender make workers publish onto the jobs queue, or
+the deployer's."""
 
 
 class BadMessage(ImgprocError):
@@ -60,8 +64,13 @@ class JobMessage(_Message):
     service_s: float | None = Field(default=None, ge=0, le=MAX_SERVICE_S, allow_inf_nan=False)
     user: str = "default"
     ops: list[ImageOp] = Field(default_factory=list)
-    input: str | None = None
-    output: str | None = None
+    input: str | None = Field(default=None, max_length=2048,
+                              description="a path under the input root, or s3://bucket/key")
+    output: str | None = Field(default=None, max_length=2048,
+                               description="a path under the output root, or s3://bucket/key")
+    reply_to: str | None = Field(
+        default=None, pattern=REPLY_QUEUE_PATTERN,
+        description="a client's reply queue: the worker sends the result there too")
 
     @model_validator(mode="after")
     def _work_is_described(self) -> JobMessage:
@@ -83,6 +92,11 @@ class ResultMessage(_Message):
     status: Literal["done", "failed"]
     error: str | None = None
     redelivered: bool = False
+    output: str | None = Field(default=None, description="the output written (image jobs)")
+    output_bytes: int | None = Field(default=None, ge=0)
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    format: str | None = None
 
     @property
     def response_s(self) -> float:

@@ -101,6 +101,11 @@ class ResultSink(Protocol):
         """Return once the broker has confirmed the result."""
         ...
 
+    def reply(self, queue: str, result: ResultMessage) -> None:
+        """Send ``result`` to a client's reply queue too; a queue that is gone (its client
+        left) is not an error: the result is kept all the same."""
+        ...
+
     def keep_alive(self) -> None:
         """Service the connection (heartbeats) while a job is worked on, as
         :meth:`JobSource.keep_alive` does: the result goes out on it at the job's end."""
@@ -341,3 +346,41 @@ class ControlPlane:
     publisher: Callable[[str], JobPublisher]
     close: Callable[[], None]
     where: str = ""  # where the registry lives, as an operator names it (in errors)
+
+
+class ObjectStore(Protocol):
+    """Objects by key in one place: a bucket, or a local directory (keys are relative paths).
+
+    Errors are :class:`~imgproc.core.storage.StorageError` subclasses naming the object,
+    never a credential.
+    """
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """The whole object; :class:`ObjectTooLarge` before downloading one over ``max_bytes``,
+        :class:`ObjectMissing` if there is none."""
+        ...
+
+    def write(self, key: str, data: bytes, owner: str) -> None:
+        """Store ``data`` whole or not at all, as ``owner``'s (a job id);
+        :class:`ObjectTaken` if another owner wrote it first."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int:
+        """In bytes; :class:`ObjectMissing` if there is none."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ReplyInbox(Protocol):
+    """A job client's own queue, where workers send the results of its jobs."""
+
+    queue_name: str
+
+    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
+        """Replies that arrived since the last poll, waiting up to ``timeout_s`` for one."""
+        ...
+
+    def close(self) -> None: ...

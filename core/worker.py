@@ -33,11 +33,23 @@ DEFAULT_MAX_JOB_S = 3600.0
 KEEP_ALIVE_EVERY_S = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class JobOutput:
+    """What an image job wrote: its URL (or path under the output root), size in bytes,
+    dimensions and format."""
+
+    url: str
+    width: int
+    height: int
+    format: str
+    bytes_written: int
+
+
 class JobExecutor(Protocol):
     """Does the work a job describes (image operations, or waiting its service time)."""
 
-    def execute(self, job: JobMessage) -> None:
-        """Raise an ImgprocError when the job cannot be done."""
+    def execute(self, job: JobMessage) -> JobOutput | None:
+        """What was written, if anything; raise an ImgprocError when the job cannot be done."""
         ...
 
 
@@ -55,6 +67,7 @@ class SimulatedWork:
         self.sleep(min(service_s, self.max_job_s))
         if service_s > self.max_job_s:
             raise JobTooLong(job.job_id, self.max_job_s)
+        return None
 
 
 class ProgressListener(Protocol):
@@ -133,14 +146,19 @@ class Worker:
         if self.listener:
             self.listener.job_started(job.job_id)
         started = self.clock.now()
-        error = self._execute(job)
+        output, error = self._execute(job)
         finished = self.clock.now()
+        written = {} if output is None else {
+            "output": output.url, "output_bytes": output.bytes_written, "width": output.width,
+            "height": output.height, "format": output.format}
         result = ResultMessage(
             job_id=job.job_id, worker=self.worker_id, submitted_at=job.submitted_at,
             started_at=started, finished_at=finished, status="failed" if error else "done",
-            error=error, redelivered=delivery.redelivered,
+            error=error, redelivered=delivery.redelivered, **written,
         )
         self.results.publish_result(result)
+        if job.reply_to:
+            self.results.reply(job.reply_to, result)
         delivery.ack()
         if error:
             self.counters.failed += 1
@@ -149,22 +167,22 @@ class Worker:
         if self.listener:
             self.listener.job_finished(job.job_id, ok=error is None)
 
-    def _execute(self, job: JobMessage) -> str | None:
+    def _execute(self, job: JobMessage) -> tuple[JobOutput | None, str | None]:
+        """What the job wrote, or why it failed."""
         executor = self.image_work if job.ops else self.simulated_work
         future = self.runner.submit(executor.execute, job)
         if not self._wait_keeping_alive(future, job.job_id):
             exc = JobTooLong(job.job_id, self.max_job_s)
             log.warning("%s", exc)
-            return str(exc)
+            return None, str(exc)
         try:
-            future.result()
+            return future.result(), None
         except ImgprocError as exc:
             log.info("job %s failed: %s", job.job_id, exc)
-            return str(exc)
+            return None, str(exc)
         except Exception as exc:  # a bad job must not kill the worker
             log.exception("job %s failed unexpectedly", job.job_id)
-            return f"{type(exc).__name__}: {exc}"
-        return None
+            return None, f"{type(exc).__name__}: {exc}"
 
     def _wait_keeping_alive(self, future: Future, job_id: str) -> bool:
         """Wait for ``future`` while the source's connection stays alive and the listener

@@ -24,6 +24,7 @@ from imgproc.adapters.memory.broker_views import (
     MemoryJobPublisher,
     MemoryJobSource,
     MemoryReadyCount,
+    MemoryReplyInbox,
     MemoryResultFeed,
     MemoryResultLookup,
     MemoryResultSink,
@@ -85,6 +86,13 @@ class MemoryBroker:
             self._bound.add(name)
         return MemoryResultFeed(self, name)
 
+    def reply_inbox(self, client_id: str) -> MemoryReplyInbox:
+        """A queue of the results replied to ``client_id``'s jobs."""
+        name = self.settings.reply_queue_prefix + client_id
+        with self._cond:
+            self._queues.setdefault(name, deque())
+        return MemoryReplyInbox(self, name)
+
     def ready_count(self, queue: str | None = None) -> MemoryReadyCount:
         return MemoryReadyCount(self, queue or self.settings.jobs_queue)
 
@@ -106,6 +114,14 @@ class MemoryBroker:
             self._queue(queue, f"publishing {message_id} to {queue}").append(
                 _Message(body, message_id, dict(headers or {})))
             self.dispatch(queue)
+
+    def publish_if_declared(self, queue: str, body: bytes, message_id: str) -> None:
+        """Store ``body`` in ``queue`` if it exists, else drop it (the default exchange's
+        way with a message that is not ``mandatory``)."""
+        with self._cond:
+            if queue in self._queues:
+                self._queues[queue].append(_Message(body, message_id, {}))
+                self.dispatch(queue)
 
     def fanout(self, body: bytes, message_id: str) -> None:
         """A copy of ``body`` to the kept results and to every feed's queue."""

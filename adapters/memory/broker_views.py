@@ -88,12 +88,32 @@ class MemoryResultSink(_Closable):
         self._check_open(f"publishing the result of job {result.job_id}")
         self._broker.fanout(result.encode(), result.job_id)
 
+    def reply(self, queue: str, result: ResultMessage) -> None:
+        self._check_open(f"replying the result of job {result.job_id}")
+        self._broker.publish_if_declared(queue, result.encode(), result.job_id)
+
     def keep_alive(self) -> None:
         """Nothing to keep alive: a memory broker has no connection to lose."""
 
 
 class MemoryResultFeed:
     """Results published since the feed's queue was bound."""
+
+    def __init__(self, broker: MemoryBroker, queue_name: str) -> None:
+        self._broker = broker
+        self.queue_name = queue_name
+        self._consumer = broker.consumer(queue_name, broker.settings.feed_prefetch)
+
+    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
+        return take_results(self._consumer.next, timeout_s, self.queue_name)
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._broker.delete_queue(self.queue_name)
+
+
+class MemoryReplyInbox:
+    """A job client's own queue of results (see :class:`~imgproc.core.ports.ReplyInbox`)."""
 
     def __init__(self, broker: MemoryBroker, queue_name: str) -> None:
         self._broker = broker

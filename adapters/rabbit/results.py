@@ -55,6 +55,12 @@ class RabbitResultSink:
         self._link.publish(f"publishing the result of job {result.job_id}", self._exchange, "",
                            result.encode(), message_id=result.job_id, mandatory=True)
 
+    def reply(self, queue: str, result: ResultMessage) -> None:
+        """Through the default exchange, not ``mandatory``: a reply queue whose client has
+        gone (deleted when it expired) drops the reply, and the kept result remains."""
+        self._link.publish(f"replying the result of job {result.job_id} to {queue}", "", queue,
+                           result.encode(), message_id=result.job_id, mandatory=False)
+
     def keep_alive(self) -> None:
         self._link.keep_alive("keeping the result connection alive during a job")
 

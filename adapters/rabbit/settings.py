@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME_FIELDS = ("jobs_queue", "dead_letter_queue", "results_exchange",
-               "deployer_queue", "callback_queue", "kept_results_queue")
+               "deployer_queue", "callback_queue", "kept_results_queue", "reply_queue_prefix")
 
 
 class RabbitSettings(BaseModel):
@@ -54,6 +54,13 @@ class RabbitSettings(BaseModel):
     kept_results_max_bytes: int = Field(
         default=256 * 2**20, ge=4096,
         description="the kept results take at most about this much disk; the oldest go")
+
+    reply_queue_prefix: str = Field(
+        default="imgproc.replies.", pattern=r"imgproc\.replies\.$",
+        description="a job client's reply queue is this and the client's id")
+    reply_queue_expiry_s: float = Field(
+        default=3600.0, ge=1, allow_inf_nan=False,
+        description="a reply queue unused this long (its client gone) is deleted by the broker")
 
     @property
     def urls(self) -> list[str]:

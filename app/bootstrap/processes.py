@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from kazoo.client import KazooClient
 
 from imgproc.adapters.images import ImageProcessor
+from imgproc.adapters.storage.router import s3_storage
 from imgproc.adapters.job_threads import JobThread
 from imgproc.adapters.providers import build_provider, provider_names
 from imgproc.adapters.providers.environment import environment_with
@@ -110,9 +111,11 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
         if sink is None:
             sink = RabbitResultSink(settings.rabbit, stop=stop)
             closers.callback(sink.close)
+        w = settings.worker
+        storage = s3_storage(w.input_root, w.output_root, settings.storage)
+        closers.callback(storage.close)
     clock = clock or SystemClock(stop)
-    w = settings.worker
-    work = ImageWork(ImageProcessor(w.input_root, w.output_root, w.max_pixels))
+    work = ImageWork(ImageProcessor(storage, w.max_pixels, settings.storage.max_object_bytes))
     simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
     records: ProgressRecords = registry
     if on_zookeeper:

@@ -23,7 +23,7 @@ from imgproc.core.image_ops import ImageOp
 from imgproc.core.machines import Machine, MachineState
 from imgproc.core.messages import JobMessage
 from imgproc.core.ports import Liveness, MachineRegistry
-from imgproc.core.worker import Worker
+from imgproc.core.worker import JobOutput, Worker
 
 log = logging.getLogger(__name__)
 S = MachineState
@@ -33,7 +33,7 @@ class Processor(Protocol):
     """Does a job's image operations (Pillow live)."""
 
     def process(self, ops: Sequence[ImageOp], input: str, output: str,
-                job_id: str) -> object:
+                job_id: str) -> JobOutput:
         """Write ``output`` as job ``job_id``'s: another job may not write it again."""
         ...
 
@@ -44,8 +44,8 @@ class ImageWork:
     def __init__(self, processor: Processor) -> None:
         self.processor = processor
 
-    def execute(self, job: JobMessage) -> None:
-        self.processor.process(job.ops, job.input or "", job.output or "", job.job_id)
+    def execute(self, job: JobMessage) -> JobOutput:
+        return self.processor.process(job.ops, job.input or "", job.output or "", job.job_id)
 
 
 class RegistryProgress:

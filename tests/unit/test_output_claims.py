@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imgproc.adapters.images import CLAIMS_DIR, ImageJobError, ImageProcessor
+from imgproc.adapters.images import ImageJobError, ImageProcessor
+from imgproc.adapters.storage.local import CLAIMS_DIR
 from imgproc.core.image_ops import Grayscale
 from imgproc.core.messages import JobMessage
 from imgproc.live.worker import ImageWork
@@ -26,11 +27,11 @@ def roots(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def processor(roots) -> ImageProcessor:
-    return ImageProcessor(*roots)
+    return ImageProcessor.on_directories(*roots)
 
 
 def test_a_second_job_writing_the_same_output_fails_naming_the_first(roots, processor):
-    first = processor.process([], "red.png", "x/out.png", "job-a").path.read_bytes()
+    first = (roots[1] / processor.process([], "red.png", "x/out.png", "job-a").url).read_bytes()
     with pytest.raises(ImageJobError) as caught:
         processor.process([], "blue.png", "x/out.png", "job-b")
     assert "output 'x/out.png' was already written by job 'job-a'" in str(caught.value)
@@ -40,7 +41,7 @@ def test_a_second_job_writing_the_same_output_fails_naming_the_first(roots, proc
 def test_the_same_job_redelivered_rewrites_its_own_output(roots, processor):
     processor.process([], "red.png", "out.png", "job-a")
     again = processor.process(GRAY, "red.png", "out.png", "job-a")
-    assert Image.open(again.path).mode == "L"
+    assert Image.open((roots[1] / again.url)).mode == "L"
 
 
 def test_two_spellings_of_one_output_path_are_one_output(processor):
@@ -58,7 +59,7 @@ def test_a_job_whose_write_failed_leaves_the_output_free_for_another(
         patched.setattr(Image.Image, "save", disk_full)
         with pytest.raises(ImageJobError, match="No space left"):
             processor.process([], "red.png", "out.png", "job-a")
-    assert processor.process([], "blue.png", "out.png", "job-b").path.exists()
+    assert (roots[1] / processor.process([], "blue.png", "out.png", "job-b").url).exists()
 
 
 def test_a_job_may_not_write_into_the_claims(roots, processor):
