@@ -77,7 +77,7 @@ class ImageProcessor:
         self.max_input_bytes = max_input_bytes
 
     @classmethod
-    def on_directories(cls, input_root: Path, output_root: Path,
+    def local(cls, input_root: Path, output_root: Path,
                        max_pixels: int = 50_000_000) -> ImageProcessor:
         """Inputs and outputs under two local directories, as the traces name them."""
         return cls(Storage(input_root, output_root), max_pixels)

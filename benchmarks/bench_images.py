@@ -57,7 +57,7 @@ def rate(run: Callable[[], None], files: int, rounds: int) -> float:
 
 
 def ours(root: Path, names: list[str]) -> Callable[[], None]:
-    processor = ImageProcessor.on_directories(root, root / "ours")
+    processor = ImageProcessor.local(root, root / "ours")
 
     def run() -> None:
         for name in names:

@@ -383,4 +383,18 @@ class ReplyInbox(Protocol):
         """Replies that arrived since the last poll, waiting up to ``timeout_s`` for one."""
         ...
 
+    def delete(self) -> None:
+        """Remove the queue (its client is done), not only at its expiry."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ResultLookup(Protocol):
+    """Finds kept results by job id, whoever listened when they were published."""
+
+    def find(self, job_id: str) -> list[ResultMessage]:
+        """Every kept result of ``job_id``, oldest first (a job done twice has two)."""
+        ...
+
     def close(self) -> None: ...

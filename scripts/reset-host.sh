@@ -11,8 +11,12 @@
 #   - the RabbitMQ virtual hosts, queues and ZooKeeper roots of imgproc's runs (tests that
 #     were killed leave theirs);
 #   - this checkout's .venv, .imgproc, build and caches;
-#   - the daemons the scripts started (they are stopped), the group they created, and
-#     /dev/kvm's group and mode as they were;
+#   - the daemons the scripts started (they are stopped: RabbitMQ, ZooKeeper, SeaweedFS's
+#     weed), the group they created, and /dev/kvm's group and mode as they were;
+#   - the object store SeaweedFS of scripts/ensure-services.sh: its virtual environment, data,
+#     identities and sockets (/var/lib/imgproc/seaweedfs), the S3 credentials
+#     (/var/lib/imgproc/storage) and its log (/var/log/imgproc/seaweedfs.log, and
+#     /var/log/imgproc when the scripts made it);
 #   - with --packages, also the Debian packages the scripts installed (and what only they
 #     needed), as on a machine that never had them.
 # Only what scripts/lib/host.sh's ledger says the scripts made is undone; the rest of the
@@ -40,7 +44,7 @@ for arg in "$@"; do
   esac
 done
 if [ -z "$YES" ]; then
-  log "this removes imgproc's VMs, boxes, caches and virtual environment from this host;"
+  log "this removes imgproc's VMs, boxes, caches, virtual environment and object store from this host;"
   log "run it again with --yes to do so"
   exit 2
 fi
@@ -117,6 +121,16 @@ remove_test_leftovers() {
   fi
 }
 
+stop_weed() {  # SeaweedFS flushes its volumes on SIGTERM; its files go only once it has ended
+  as_root pkill -x weed || true
+  local deadline=$((SECONDS + 30))
+  while pgrep -x weed >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 1; done
+  if pgrep -x weed >/dev/null; then
+    log "weed did not end within 30s; killing it"
+    as_root pkill -KILL -x weed || true
+  fi
+}
+
 stop_daemons() {
   local daemon
   for daemon in $(recorded daemon); do
@@ -124,9 +138,25 @@ stop_daemons() {
     case "$daemon" in
       zookeeper) (cd /tmp && ZOOCFGDIR=/etc/zookeeper/conf as_root /usr/share/zookeeper/bin/zkServer.sh stop >/dev/null 2>&1) || true ;;
       rabbitmq) as_root rabbitmqctl -q stop >/dev/null 2>&1 || true ;;
+      weed) stop_weed ;;
       *) as_root pkill -x "$daemon" || true ;;
     esac
     forget daemon "$daemon"
+  done
+}
+
+remove_made_files() {  # what the ledger says the scripts made, only below imgproc's own directories
+  local kind path
+  for kind in file dir; do
+    for path in $(recorded "$kind"); do
+      case "$path" in
+        /var/lib/imgproc/?*|/var/log/imgproc|/var/log/imgproc/?*)
+          log "removing $path"
+          as_root rm -rf "$path" ;;
+        *) log "not removing $path: outside imgproc's directories" ;;
+      esac
+      forget "$kind" "$path"
+    done
   done
 }
 
@@ -168,6 +198,7 @@ remove_boxes
 remove_test_leftovers
 scripts/cluster.sh stop --clean || true   # the clustered-broker tests' own nodes, and their directory
 stop_daemons
+remove_made_files
 restore_permissions
 [ -n "$PACKAGES" ] && remove_packages
 rm -rf .venv .imgproc build .pytest_cache .mypy_cache .ruff_cache .hypothesis

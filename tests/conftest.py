@@ -1,8 +1,9 @@
 """The test tiers: every test that needs a real service or VM carries its marker, found from
 what it uses, so that no test can forget it.
 
-- ``services``: a real RabbitMQ or ZooKeeper, through a fixture that connects to one (the
-  contract tests' real halves, the integration tests), or the marker set by hand;
+- ``services``: a real RabbitMQ, ZooKeeper or S3 server (SeaweedFS), through a fixture that
+  connects to one (the contract tests' real halves, the integration tests), or the marker
+  set by hand;
 - ``vagrant``: Vagrant, libvirt or Puppet on the host, or real VMs (everything in
   ``tests/vagrant``).
 
@@ -22,10 +23,11 @@ SERVICE_FIXTURES = frozenset({
     "zk_admin",                 # contract/zk: a client of the real ZooKeeper
     "services",                 # integration: both services
     "cluster",                  # cluster: scripts/cluster.sh's RabbitMQ cluster and ZK ensemble
+    "s3_settings",              # contract/storage: the real SeaweedFS's S3
 })
 # Fixtures parametrized over an in-memory twin and the real service: only the real half
 # needs the service.
-REAL_PARAMS = {"broker_kit": "rabbit", "backend": "zookeeper"}
+REAL_PARAMS = {"broker_kit": "rabbit", "backend": "zookeeper", "object_store": "s3"}
 
 
 def needs_services(item: pytest.Item) -> bool:

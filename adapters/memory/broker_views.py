@@ -123,9 +123,11 @@ class MemoryReplyInbox:
     def poll_results(self, timeout_s: float) -> list[ResultMessage]:
         return take_results(self._consumer.next, timeout_s, self.queue_name)
 
+    def delete(self) -> None:
+        self._broker.delete_queue(self.queue_name)
+
     def close(self) -> None:
         self._consumer.close()
-        self._broker.delete_queue(self.queue_name)
 
 
 class MemoryCommandBus(_Closable):

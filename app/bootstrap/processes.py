@@ -21,7 +21,6 @@ from contextlib import ExitStack, contextmanager
 from kazoo.client import KazooClient
 
 from imgproc.adapters.images import ImageProcessor
-from imgproc.adapters.storage.router import s3_storage
 from imgproc.adapters.job_threads import JobThread
 from imgproc.adapters.providers import build_provider, provider_names
 from imgproc.adapters.providers.environment import environment_with
@@ -33,6 +32,7 @@ from imgproc.adapters.rabbit import (
     RabbitResultFeed,
     RabbitResultSink,
 )
+from imgproc.adapters.storage.router import s3_storage
 from imgproc.adapters.system_clock import ScaledSleep, SystemClock
 from imgproc.adapters.zk.client import RegistryUnavailable, WriteConflict, connect
 from imgproc.adapters.zk.client import close as close_zk

@@ -82,7 +82,7 @@ def output_linked_outside(roots, monkeypatch):
 ], ids=lambda case: case.__name__)
 def test_a_job_error_names_the_jobs_paths_and_never_a_configured_root(roots, monkeypatch, case):
     input, output = case(roots, monkeypatch)
-    processor = ImageProcessor.on_directories(*roots, max_pixels=1_000_000)
+    processor = ImageProcessor.local(*roots, max_pixels=1_000_000)
     with pytest.raises(ImageJobError) as caught:
         processor.process([], input, output, "job-1")
     message = str(caught.value)

@@ -42,7 +42,7 @@ def test_a_rotate_chain_past_the_limit_fails_naming_the_op_size_and_limit_and_wr
     twice = rotated_size(once, 45)
     limit = once[0] * once[1] + 1
     with pytest.raises(ImageJobError) as caught:
-        ImageProcessor.on_directories(*roots, max_pixels=limit).process(
+        ImageProcessor.local(*roots, max_pixels=limit).process(
             [rotate(45), rotate(45)], "a.png", "r.png", "job-1")
     assert caught.value.op_index == 1
     assert f"rotate would make a {twice[0]}x{twice[1]} image" in str(caught.value)
@@ -55,7 +55,7 @@ def test_a_chain_bound_to_pass_the_limit_is_refused_from_the_header_before_decod
     noisy(400, 300).save(buffer, format="JPEG")
     (roots[0] / "head.jpg").write_bytes(buffer.getvalue()[:2000])
     with pytest.raises(ImageJobError, match="rotate would make") as caught:
-        ImageProcessor.on_directories(*roots, max_pixels=200_000).process(
+        ImageProcessor.local(*roots, max_pixels=200_000).process(
             [Thumbnail(op="thumbnail", size=400), rotate(45)], "head.jpg", "r.jpg", "job-1")
     assert caught.value.op_index == 1
 
@@ -63,11 +63,11 @@ def test_a_chain_bound_to_pass_the_limit_is_refused_from_the_header_before_decod
 def test_an_upscale_past_the_limit_fails_after_a_shrink_that_fits(roots):
     ops = [Thumbnail(op="thumbnail", size=50), Resize(op="resize", width=200, height=200)]
     with pytest.raises(ImageJobError, match="resize would make a 200x200 image") as caught:
-        ImageProcessor.on_directories(*roots, max_pixels=20_000).process(ops, "a.png", "r.png", "job-1")
+        ImageProcessor.local(*roots, max_pixels=20_000).process(ops, "a.png", "r.png", "job-1")
     assert caught.value.op_index == 1
 
 
 def test_a_result_of_exactly_the_limit_is_written(roots):
     ops = [Resize(op="resize", width=200, height=100)]
-    done = ImageProcessor.on_directories(*roots, max_pixels=20_000).process(ops, "a.png", "r.png", "job-1")
-    assert Image.open((roots[1] / done.url)).size == (200, 100)
+    done = ImageProcessor.local(*roots, max_pixels=20_000).process(ops, "a.png", "r.png", "job-1")
+    assert Image.open(roots[1] / done.url).size == (200, 100)

@@ -27,7 +27,7 @@ def roots(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def processor(roots) -> ImageProcessor:
-    return ImageProcessor.on_directories(*roots)
+    return ImageProcessor.local(*roots)
 
 
 def test_a_second_job_writing_the_same_output_fails_naming_the_first(roots, processor):
@@ -41,7 +41,7 @@ def test_a_second_job_writing_the_same_output_fails_naming_the_first(roots, proc
 def test_the_same_job_redelivered_rewrites_its_own_output(roots, processor):
     processor.process([], "red.png", "out.png", "job-a")
     again = processor.process(GRAY, "red.png", "out.png", "job-a")
-    assert Image.open((roots[1] / again.url)).mode == "L"
+    assert Image.open(roots[1] / again.url).mode == "L"
 
 
 def test_two_spellings_of_one_output_path_are_one_output(processor):

@@ -132,7 +132,7 @@ def test_each_workload_job_carries_the_time_measured_for_its_photo_and_recipe():
 
 def test_measured_service_times_are_positive_for_every_photo_and_recipe(tmp_path):
     make_photos(tmp_path / "photos", 1, [(1280, 1080)], ("jpeg",), seed=1)
-    processor = ImageProcessor.on_directories(tmp_path, tmp_path / "out")
+    processor = ImageProcessor.local(tmp_path, tmp_path / "out")
     times = measure_service_times(processor, ["photos/photo-0001-1280x1080.jpg"], repeats=1)
     assert len(times) == len(RECIPES) and all(t > 0 for t in times.values())
 
