@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from imgproc.adapters.storage.s3 import s3_client
+from imgproc.adapters.storage.settings import StorageSettings
+
 VAGRANT_TESTS = Path(__file__).parent / "vagrant"
 SERVICE_FIXTURES = frozenset({
     "rabbit_session_settings",  # contract/rabbit: the session's vhost on the real broker
@@ -43,3 +46,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.services)
         if VAGRANT_TESTS in Path(item.path).parents:
             item.add_marker(pytest.mark.vagrant)
+
+
+@pytest.fixture(scope="session")
+def s3_settings() -> StorageSettings:
+    """The S3 server scripts/ensure-services.sh starts (SeaweedFS), with its secret; fails,
+    never skips, when it does not answer."""
+    settings = StorageSettings(retry_s=5.0)
+    try:
+        client = s3_client(settings)
+        client.head_bucket(Bucket=settings.bucket)
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: not usable
+        pytest.fail(f"the S3 server at {settings.endpoint_url} is not usable ({exc}); start it "
+                    "with scripts/ensure-services.sh", pytrace=False)
+    return settings

@@ -15,9 +15,11 @@ def _register() -> None:
     from imgproc.cli.box import box
     from imgproc.cli.broker import broker
     from imgproc.cli.compare import compare
+    from imgproc.cli.job import job
     from imgproc.cli.live import deployer, scaler, submit, worker, zk
     from imgproc.cli.photos import photos
     from imgproc.cli.policies import policies
+    from imgproc.cli.schema import schema
     from imgproc.cli.workload import workload
 
     main.add_command(workload)
@@ -26,6 +28,8 @@ def _register() -> None:
     main.add_command(photos)
     main.add_command(box)
     main.add_command(broker)
+    main.add_command(job)
+    main.add_command(schema)
     for command in (worker, deployer, scaler, submit, zk):
         main.add_command(command)
 

@@ -16,11 +16,6 @@ from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.core.ports import ObjectStore
 
 
-@pytest.fixture(scope="session")
-def s3_settings() -> StorageSettings:
-    return StorageSettings(retry_s=5.0)
-
-
 @pytest.fixture
 def s3_prefix() -> str:
     return f"tests/{uuid.uuid4().hex[:12]}/"
