@@ -108,8 +108,12 @@ class Client:
         parsed = [as_op(op) for op in ops]
         if not parsed:
             raise ClientError("a job needs at least one op (thumbnail:256, convert:webp, ...)")
+        target = output or self._default_output(str(input), parsed, job_id)
+        try:
+            self.parts.storage.output(target)
+        except ImgprocError as exc:
+            raise ClientError(str(exc)) from exc
         source = self._input_url(str(input), job_id)
-        target = output or self._default_output(source, parsed, job_id)
         inbox = self._reply_inbox() if self._replies else None
         job = JobMessage(job_id=job_id, submitted_at=self.parts.clock.now(), ops=parsed,
                          input=source, output=target,

@@ -26,7 +26,8 @@ from imgproc.core.validation import first_problem
 FORMS: Final = ("thumbnail:SIZE", "resize:WIDTHxHEIGHT", "crop:LEFT,TOP,WIDTHxHEIGHT",
                 "rotate:DEGREES", "blur:RADIUS", "grayscale", "sharpen",
                 "convert:FORMAT[:QUALITY]")
-_SIZE = re.compile(r"(\d+)x(\d+)")
+_SIZE = re.compile(r"(\d+)x(\d+)", re.ASCII)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 _OPS: Final[TypeAdapter[ImageOp]] = TypeAdapter(ImageOp)
 
 
@@ -74,7 +75,10 @@ def _fields(name: str, rest: str) -> dict[str, Any]:
         width, height = _size(rest)
         return {"width": width, "height": height}
     if name == "crop":
-        left, top, size = [*rest.split(","), "", ""][:3]
+        values = rest.split(",")
+        if len(values) != 3:
+            raise ValueError(f"crop takes LEFT,TOP,WIDTHxHEIGHT, got {len(values)} value(s)")
+        left, top, size = values
         width, height = _size(size)
         return {"left": _number(left, int), "top": _number(top, int), "width": width,
                 "height": height}
@@ -93,6 +97,8 @@ _NEEDS: Final = ("thumbnail", "resize", "crop", "rotate", "blur", "convert")
 
 def _number(text: str, kind: type[int] | type[float]) -> int | float:
     try:
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(text)
         return kind(text)
     except ValueError:
         raise ValueError(f"'{text}' is not {'a whole number' if kind is int else 'a number'}") \

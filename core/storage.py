@@ -128,8 +128,9 @@ def check_key(key: str, role: str, text: str) -> None:
     ``.`` or ``..`` or empty segments, backslashes or control characters, or too long."""
     if not key or key.startswith("/"):
         raise LocationError(role, text, "needs a key: a relative name")
-    if "\\" in key or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise LocationError(role, text, "must not hold backslashes or control characters")
+    if "\\" in key:
+        raise LocationError(role, text, "must not hold backslashes")
+    check_characters(key, role, text)
     segments = key.split("/")
     if ".." in segments or "." in segments:
         raise LocationError(role, text, "must not contain '.' or '..' segments")
@@ -138,6 +139,18 @@ def check_key(key: str, role: str, text: str) -> None:
                                         "trailing '/')")
     if len(key.encode()) > MAX_KEY_BYTES:
         raise LocationError(role, text, f"has a key longer than {MAX_KEY_BYTES} bytes")
+
+
+def check_characters(name: str, role: str, text: str) -> None:
+    """Refuse control characters, and what is not text (undecodable bytes that Python keeps
+    as lone surrogates, from a command line or a file name)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise LocationError(role, repr(text)[1:-1], "must not hold control characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LocationError(role, text.encode("utf-8", "replace").decode(),
+                            "is not valid UTF-8") from None
 
 
 def parse_places(entries: Sequence[str]) -> tuple[Location, ...]:
@@ -179,6 +192,7 @@ def relative_path(text: str, role: str) -> str:
     """A path relative to its root, with the refusals a local root always had."""
     if not text or text.startswith(("/", "\\")):
         raise LocationError(role, text, "must be relative to its root")
+    check_characters(text, role, text)
     segments = text.replace("\\", "/").split("/")
     if ".." in segments:
         raise LocationError(role, text, "must not contain '..'")

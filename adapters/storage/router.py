@@ -21,7 +21,7 @@ from imgproc.adapters.storage.s3 import S3Store, s3_client
 from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.ports import ObjectStore
-from imgproc.core.storage import Location, Root, locate, parse_places
+from imgproc.core.storage import Location, LocationError, Root, locate, parse_places
 
 OpenBucket = Callable[[str], ObjectStore]
 
@@ -42,6 +42,11 @@ class Storage:
                  places: Sequence[str] = (), open_bucket: OpenBucket | None = None,
                  close: Callable[[], None] | None = None) -> None:
         self.roots = {"input": Root(str(input_root)), "output": Root(str(output_root))}
+        for role, root in self.roots.items():
+            try:
+                root.place  # noqa: B018 - parsed now, so that a bad root fails at start
+            except LocationError as exc:
+                raise ConfigurationError(f"worker.{role}_root: {exc}") from exc
         self.places: tuple[Location, ...] = parse_places(places)
         self._open_bucket = open_bucket or _no_object_store
         self._close = close

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
 
 from imgproc.core.errors import ImgprocError
+from imgproc.core.storage import S3_SCHEME, StorageError
+
+PHOTOS_OWNER = "imgproc-photos"
 
 
 def parse_size(ctx: click.Context, param: click.Parameter,
@@ -22,8 +26,9 @@ def parse_size(ctx: click.Context, param: click.Parameter,
 
 
 @click.command()
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory to write the photos into (created if missing).")
+@click.option("--out", "out", required=True,
+              help="Directory to write the photos into (created if missing), or "
+                   "s3://bucket/prefix (a place in storage.places).")
 @click.option("--count", default=6, show_default=True, type=click.IntRange(min=0),
               help="How many photos.")
 @click.option("--size", "sizes", multiple=True, default=("4000x3000",), show_default=True,
@@ -32,15 +37,45 @@ def parse_size(ctx: click.Context, param: click.Parameter,
               type=click.Choice(["jpeg", "png", "webp"]), help="Repeat for several formats.")
 @click.option("--seed", default=1, show_default=True, type=click.IntRange(min=0),
               help="The same seed writes byte-identical files.")
-def photos(out: Path, count: int, sizes: list[tuple[int, int]], formats: tuple[str, ...],
-           seed: int) -> None:
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML settings file (also IMGPROC_CONFIG): the object store, for s3://.")
+def photos(out: str, count: int, sizes: list[tuple[int, int]], formats: tuple[str, ...],
+           seed: int, config: Path | None) -> None:
     """Write COUNT synthetic photos, cycling through every (size, format) pair."""
     from imgproc.adapters.photos import make_photos
 
     try:
-        paths = make_photos(out, count, sizes, formats, seed)
+        if out.startswith(S3_SCHEME):
+            with tempfile.TemporaryDirectory(prefix="imgproc-photos-") as temp:
+                paths = make_photos(Path(temp), count, sizes, formats, seed)
+                written = upload(paths, out, config)
+        else:
+            paths = make_photos(Path(out), count, sizes, formats, seed)
+            written = [(str(path), path.stat().st_size) for path in paths]
     except (ImgprocError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    for path in paths:
-        click.echo(f"{path}  {path.stat().st_size:,} bytes")
-    click.echo(f"wrote {len(paths)} photo(s) to {out} (seed {seed})")
+    for name, size in written:
+        click.echo(f"{name}  {size:,} bytes")
+    click.echo(f"wrote {len(written)} photo(s) to {out} (seed {seed})")
+
+
+def upload(paths: list[Path], place: str, config: Path | None) -> list[tuple[str, int]]:
+    """Put each photo under ``place`` (``s3://bucket/prefix``); the same seed rewrites the
+    same objects (their owner is the photo set, not a job)."""
+    from imgproc.adapters.storage.router import s3_storage
+    from imgproc.options import settings_from_flags
+
+    storage = s3_storage(".", ".", settings_from_flags(config).storage)
+    written = []
+    try:
+        for path in paths:
+            stored = storage.output(f"{place.rstrip('/')}/{path.name}")
+            data = path.read_bytes()
+            try:
+                stored.store.write(stored.key, data, PHOTOS_OWNER)
+            except StorageError as exc:
+                raise ImgprocError(f"cannot write {stored.url}: {exc.reason}") from exc
+            written.append((stored.url, len(data)))
+    finally:
+        storage.close()
+    return written

@@ -71,10 +71,10 @@ def test_an_s3_url_inside_a_place_is_accepted(text: str, bucket: str, key: str) 
     ("s3://imgproc//a", "needs a key"),
     ("s3://imgproc/", "needs a key"),
     ("s3://imgproc", "needs a key"),
-    ("s3://imgproc/a\\..\\b", "must not hold backslashes or control characters"),
-    ("s3://imgproc/a\nb", "must not hold backslashes or control characters"),
-    ("s3://imgproc/a\x00b", "must not hold backslashes or control characters"),
-    ("s3://imgproc/a\x7fb", "must not hold backslashes or control characters"),
+    ("s3://imgproc/a\\..\\b", "must not hold backslashes"),
+    ("s3://imgproc/a\nb", "must not hold control characters"),
+    ("s3://imgproc/a\x00b", "must not hold control characters"),
+    ("s3://imgproc/a\x7fb", "must not hold control characters"),
     ("s3://imgproc/" + "k" * 1025, "has a key longer than 1024 bytes"),
     ("s3://imgproc/" + "é" * 513, "has a key longer than 1024 bytes"),
     ("s3://UP/a", "names no valid bucket"),
@@ -110,7 +110,7 @@ def test_a_name_under_an_s3_root_lands_under_its_prefix(text: str, key: str) -> 
 @pytest.mark.parametrize(("text", "problem"), [
     ("../a.jpg", "must not contain '..'"),
     ("x/../../a.jpg", "must not contain '..'"),
-    ("a\nb.jpg", "must not hold backslashes or control characters"),
+    ("a\nb.jpg", "must not hold control characters"),
     ("k" * 1020, "has a key longer than 1024 bytes"),
     ("s3://imgproc/run-10/a.jpg", "lies outside the places"),
     ("s3://imgproc/run-1", "lies outside the places"),
@@ -126,7 +126,7 @@ def test_a_name_leaving_an_s3_root_is_refused(text: str, problem: str) -> None:
 @pytest.mark.parametrize(("text", "root"), [
     ("s3://imgproc/a\udcff.jpg", LOCAL),
     ("a\udcff.jpg", S3_ROOT),
-])
+], ids=["s3-url", "under-s3-root"])
 def test_a_name_with_a_lone_surrogate_is_refused_as_a_location(text: str, root: Root) -> None:
     with pytest.raises(LocationError):
         locate(text, "input", root, PLACES)
