@@ -140,7 +140,7 @@ class Client:
         none yet, or no longer."""
         found = self.parts.lookup.find(job_id)
         done = [r for r in found if r.status == "done"]
-        return (done or found or [None])[-1]
+        return (done or found)[-1] if found else None
 
     def download(self, url: str, path: Path) -> int:
         """Copy the object at ``url`` (an output) into ``path``; its size in bytes."""

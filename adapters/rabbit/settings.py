@@ -14,9 +14,13 @@ without seeing each other's messages.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from imgproc.adapters.secrets import read_secret
 
 NAME_FIELDS = ("jobs_queue", "dead_letter_queue", "results_exchange",
                "deployer_queue", "callback_queue", "kept_results_queue", "reply_queue_prefix")
@@ -28,6 +32,9 @@ class RabbitSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    url_file: Path | None = Field(
+        default=None, description="a file (mode 0600) holding the URL with its password; "
+                                  "replaces url")
     jobs_queue: str = "upload-picture"
     dead_letter_queue: str = "upload-picture.dead"
     results_exchange: str = "imgproc.results"
@@ -61,6 +68,13 @@ class RabbitSettings(BaseModel):
     reply_queue_expiry_s: float = Field(
         default=3600.0, ge=1, allow_inf_nan=False,
         description="a reply queue unused this long (its client gone) is deleted by the broker")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_file(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("url_file"):
+            values = {**values, "url": read_secret(Path(values["url_file"]), "rabbit.url_file")}
+        return values
 
     @property
     def urls(self) -> list[str]:

@@ -2,17 +2,16 @@
 
 :class:`StorageSettings` is a plain frozen model: it reads no environment. The secret is
 given as a value or, better, as a file (``storage.secret_access_key_file``) that only its
-owner may read; :func:`read_secret` refuses a file that others can read, as ssh does.
+owner may read (:func:`~imgproc.adapters.secrets.read_secret`).
 """
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from imgproc.core.errors import ConfigurationError
+from imgproc.adapters.secrets import read_secret
 
 DEFAULT_SECRET_FILE = Path("/var/lib/imgproc/storage/secret-access-key")
 """Where scripts/ensure-services.sh writes the secret of the S3 server it starts."""
@@ -50,23 +49,3 @@ class StorageSettings(BaseModel):
         if self.secret_access_key is not None:
             return self.secret_access_key.get_secret_value()
         return read_secret(self.secret_access_key_file, "storage.secret_access_key_file")
-
-
-def read_secret(path: Path, setting: str) -> str:
-    """The secret in ``path`` (one line, surrounding blanks dropped), refusing a file that
-    its group or others may read."""
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(
-                f"{setting} {path}: mode {stat.S_IMODE(mode):04o} lets others read the secret; "
-                f"run: chmod 600 {path}")
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError as exc:
-        raise ConfigurationError(f"{setting} {path}: not found (set it, or give the secret "
-                                 "itself)") from exc
-    except OSError as exc:
-        raise ConfigurationError(f"{setting} {path}: cannot be read: {exc.strerror}") from exc
-    if not secret:
-        raise ConfigurationError(f"{setting} {path}: the file is empty")
-    return secret

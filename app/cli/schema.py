@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import click
+from pydantic import BaseModel
 
 from imgproc.core.messages import JobMessage, ResultMessage
 
-MESSAGES = {"job": JobMessage, "result": ResultMessage}
+MESSAGES: dict[str, type[BaseModel]] = {"job": JobMessage, "result": ResultMessage}
 
 
 @click.command()
