@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 from pydantic import SecretStr
@@ -13,7 +14,8 @@ from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.core.storage import StorageError, StorageUnavailable
 
 
-def test_a_wrong_secret_is_refused_and_never_shown(s3_settings: StorageSettings, s3_prefix):
+def test_a_wrong_secret_is_refused_and_never_shown(s3_settings: StorageSettings):
+    s3_prefix = f"tests/{uuid.uuid4().hex[:12]}/"
     wrong = "not-the-secret-" + "x" * 20
     settings = s3_settings.model_copy(update={"secret_access_key": SecretStr(wrong)})
     store = S3Store(s3_client(settings), settings.bucket, retry_s=0)
