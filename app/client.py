@@ -20,6 +20,7 @@ from one thread.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
+from imgproc.adapters.images import FORMATS_BY_SUFFIX
 from imgproc.adapters.storage.router import Storage
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ImgprocError
@@ -36,6 +38,7 @@ from imgproc.core.op_specs import parse_op, validate_op
 from imgproc.core.ports import JobPublisher, ReplyInbox, ResultLookup
 from imgproc.core.storage import S3_SCHEME, StorageError
 
+log = logging.getLogger(__name__)
 OpLike = ImageOp | str | dict[str, Any]
 POLL_S = 0.5
 
@@ -99,6 +102,7 @@ class Client:
         self._replies = replies
         self._inbox: ReplyInbox | None = None
         self._arrived: dict[str, ResultMessage] = {}
+        self._pending: set[str] = set()
 
     def submit(self, input: str | Path, ops: Iterable[OpLike], output: str | None = None,
                job_id: str | None = None) -> JobHandle:
@@ -119,6 +123,7 @@ class Client:
                          input=source, output=target,
                          reply_to=inbox.queue_name if inbox else None)
         self.parts.publisher.publish(job)
+        self._pending.add(job_id)
         return JobHandle(self, job)
 
     def wait(self, job_id: str, timeout_s: float) -> ResultMessage:
@@ -133,6 +138,7 @@ class Client:
                 raise ResultTimeout(job_id, timeout_s)
             for result in self._inbox.poll_results(min(POLL_S, remaining)):
                 self._keep(result)
+        self._pending.discard(job_id)
         return self._arrived.pop(job_id)
 
     def status(self, job_id: str) -> ResultMessage | None:
@@ -153,11 +159,16 @@ class Client:
         return len(data)
 
     def close(self) -> None:
-        """Remove the reply queue and close the connections."""
+        """Remove the reply queue (left to expire if that fails) and close the connections;
+        a second call does nothing."""
+        inbox, self._inbox = self._inbox, None
         try:
-            if self._inbox is not None:
-                self._inbox.delete()
-                self._inbox.close()
+            if inbox is not None:
+                try:
+                    inbox.delete()
+                except ImgprocError as exc:
+                    log.warning("the reply queue %s is left to expire: %s", inbox.queue_name, exc)
+                inbox.close()
         finally:
             self.parts.lookup.close()
             self.parts.publisher.close()
@@ -172,6 +183,10 @@ class Client:
         self.close()
 
     def _keep(self, result: ResultMessage) -> None:
+        """Hold a reply for its handle: only for a job of this client's still awaited (a
+        job of someone else's naming this queue, or a duplicate, is dropped)."""
+        if result.job_id not in self._pending:
+            return
         earlier = self._arrived.get(result.job_id)
         if earlier is None or (earlier.status == "failed" and result.status == "done"):
             self._arrived[result.job_id] = result
@@ -197,8 +212,11 @@ class Client:
 
     def _default_output(self, source: str, ops: Sequence[ImageOp], job_id: str) -> str:
         converts = [op for op in ops if isinstance(op, Convert)]
-        suffix = f".{converts[-1].format.replace('jpeg', 'jpg')}" if converts else \
-            PurePosixPath(source).suffix.lower() or ".jpg"
+        suffix = PurePosixPath(source).suffix.lower()
+        if converts:
+            suffix = f".{converts[-1].format.replace('jpeg', 'jpg')}"
+        elif suffix not in FORMATS_BY_SUFFIX:  # a GIF, say: written as a PNG
+            suffix = ".png"
         return f"{S3_SCHEME}{self.parts.bucket}/outputs/{job_id}{suffix}"
 
 

@@ -158,7 +158,7 @@ class Worker:
         )
         self.results.publish_result(result)
         if job.reply_to:
-            self.results.reply(job.reply_to, result)
+            self._reply(job.reply_to, result)
         delivery.ack()
         if error:
             self.counters.failed += 1
@@ -166,6 +166,15 @@ class Worker:
             self.counters.done += 1
         if self.listener:
             self.listener.job_finished(job.job_id, ok=error is None)
+
+    def _reply(self, queue: str, result: ResultMessage) -> None:
+        """A reply is a convenience for its client: the result is kept already, so a reply
+        that cannot be sent is logged, and the job is acknowledged all the same."""
+        try:
+            self.results.reply(queue, result)
+        except ImgprocError as exc:
+            log.warning("job %s: no reply to %s (its result is kept): %s",
+                        result.job_id, queue, exc)
 
     def _execute(self, job: JobMessage) -> tuple[JobOutput | None, str | None]:
         """What the job wrote, or why it failed."""

@@ -10,6 +10,9 @@
 #   - imgproc's Vagrant boxes, the box cache ($IMGPROC_BOX_DIR, /var/lib/imgproc/box);
 #   - the RabbitMQ virtual hosts, queues and ZooKeeper roots of imgproc's runs (tests that
 #     were killed leave theirs);
+#   - the worker VMs' credentials of scripts/ensure-services.sh: the RabbitMQ user
+#     imgproc-fleet (when the scripts added it) and /var/lib/imgproc/fleet, its password and
+#     the secret of the S3 access key imgproc-fleet (which goes with the identities below);
 #   - this checkout's .venv, .imgproc, build and caches;
 #   - the daemons the scripts started (they are stopped: RabbitMQ, ZooKeeper, SeaweedFS's
 #     weed), the group they created, and /dev/kvm's group and mode as they were;
@@ -121,6 +124,21 @@ remove_test_leftovers() {
   fi
 }
 
+remove_rabbit_users() {  # those the scripts added, while RabbitMQ still runs
+  local user
+  for user in $(recorded rabbit-user); do
+    if ! command -v rabbitmqctl >/dev/null || ! rabbitmqctl -q status >/dev/null 2>&1; then
+      log "RabbitMQ is not running: its user $user is kept, and so is the ledger's line"
+      continue
+    fi
+    if grep -qxF "$user" <<<"$(as_root rabbitmqctl -s list_users | cut -f1)"; then
+      log "removing the RabbitMQ user $user (ensure-services.sh added it)"
+      as_root rabbitmqctl -q delete_user "$user" >/dev/null
+    fi
+    forget rabbit-user "$user"
+  done
+}
+
 stop_weed() {  # SeaweedFS flushes its volumes on SIGTERM; its files go only once it has ended
   as_root pkill -x weed || true
   local deadline=$((SECONDS + 30))
@@ -197,6 +215,7 @@ fi
 remove_boxes
 remove_test_leftovers
 scripts/cluster.sh stop --clean || true   # the clustered-broker tests' own nodes, and their directory
+remove_rabbit_users
 stop_daemons
 remove_made_files
 restore_permissions

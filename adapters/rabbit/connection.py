@@ -103,12 +103,14 @@ class RabbitLink:
         """Run ``setup`` on every future connection (the current one is the caller's to handle)."""
         self._setups.append(setup)
 
-    def run(self, doing: str, op: Callable[[BlockingChannel], T]) -> T:
-        """``op(channel)``, reconnecting and retrying while the broker is unavailable."""
+    def run(self, doing: str, op: Callable[[BlockingChannel], T],
+            attempts: int | None = None) -> T:
+        """``op(channel)``, reconnecting and retrying while the broker is unavailable, at most
+        ``attempts`` times if given (else as the settings say)."""
         if self._closed:
             raise BrokerRejected(doing, self.settings.safe_url,
                                  f"{self.connection_name} was closed")
-        attempts = self.settings.connect_attempts
+        attempts = attempts or self.settings.connect_attempts
         give_up: stop_base = stop_never if attempts is None else stop_after_attempt(attempts)
         if self._stop is not None:  # a few tries still, for the last result and ack
             give_up = give_up | (stop_when_event_set(self._stop) & stop_after_attempt(3))
@@ -150,11 +152,12 @@ class RabbitLink:
         return True
 
     def publish(self, doing: str, exchange: str, routing_key: str, body: bytes, *,
-                message_id: str, mandatory: bool, headers: dict[str, object] | None = None) -> None:
+                message_id: str, mandatory: bool, headers: dict[str, object] | None = None,
+                attempts: int | None = None) -> None:
         """Persistent publish, confirmed; re-published on a new connection if the old one broke."""
         props = message_properties(message_id, headers)
         self.run(doing, lambda ch: ch.basic_publish(exchange, routing_key, body, props,
-                                                    mandatory=mandatory))
+                                                    mandatory=mandatory), attempts)
 
     def keep_alive(self, doing: str) -> None:
         """Send due heartbeats and take in what the broker sent, without waiting and without

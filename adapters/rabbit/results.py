@@ -41,6 +41,7 @@ from imgproc.core.messages import BadMessage, ResultMessage
 from imgproc.core.results import take_results
 
 log = logging.getLogger(__name__)
+REPLY_ATTEMPTS = 3
 
 
 class RabbitResultSink:
@@ -57,9 +58,12 @@ class RabbitResultSink:
 
     def reply(self, queue: str, result: ResultMessage) -> None:
         """Through the default exchange, not ``mandatory``: a reply queue whose client has
-        gone (deleted when it expired) drops the reply, and the kept result remains."""
+        gone (deleted when it expired) drops the reply, and the kept result remains. Tried
+        :data:`REPLY_ATTEMPTS` times, not for ever: a reply queue that refuses it (full,
+        say) must not hold up the worker."""
         self._link.publish(f"replying the result of job {result.job_id} to {queue}", "", queue,
-                           result.encode(), message_id=result.job_id, mandatory=False)
+                           result.encode(), message_id=result.job_id, mandatory=False,
+                           attempts=REPLY_ATTEMPTS)
 
     def keep_alive(self) -> None:
         self._link.keep_alive("keeping the result connection alive during a job")

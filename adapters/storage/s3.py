@@ -8,19 +8,21 @@ not answer is retried with backoff for ``storage.retry_s`` (a SeaweedFS restart 
 few seconds), then the job fails with :class:`StorageUnavailable`.
 
 An output belongs to the job that first wrote it, as with local files: the object carries
-its job id in its metadata and is first put with ``If-None-Match: *``, so that of two
-jobs racing for one key only one creates it; a job finding its own object (a redelivery)
-puts it again. Errors name ``s3://bucket/key``, never a credential.
+its job id in its metadata (percent-encoded: metadata is ASCII) and is first put with
+``If-None-Match: *``, so that of two jobs racing for one key only one creates it; a job
+finding its own object (a redelivery) puts it again. Errors name ``s3://bucket/key``, never
+a credential.
 """
 
 from __future__ import annotations
 
 import mimetypes
 from typing import Any
+from urllib.parse import quote, unquote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from imgproc.adapters.storage.settings import StorageSettings
@@ -76,7 +78,7 @@ class S3Store:
     def write(self, key: str, data: bytes, owner: str) -> None:
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         put = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type,
-               "Metadata": {OWNER_KEY: owner}}
+               "Metadata": {OWNER_KEY: quote(owner, safe="")}}
         try:
             self._call(key, "write", lambda: self.client.put_object(**put, IfNoneMatch="*"))
             return
@@ -90,7 +92,8 @@ class S3Store:
         """The job that wrote ``key`` (None if no imgproc job did)."""
         head = self._call(key, "read", lambda: self.client.head_object(
             Bucket=self.bucket, Key=key))
-        return head.get("Metadata", {}).get(OWNER_KEY)
+        found = head.get("Metadata", {}).get(OWNER_KEY)
+        return None if found is None else unquote(found)
 
     def exists(self, key: str) -> bool:
         try:
@@ -127,6 +130,8 @@ class S3Store:
             return request()
         except ClientError as exc:
             raise translate(exc, where, doing) from exc
+        except ParamValidationError as exc:
+            raise StorageError(where, f"cannot be {doing_past(doing)}: {exc}") from exc
         except BotoCoreError as exc:
             raise _Transient(str(exc)) from exc
 

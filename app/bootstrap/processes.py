@@ -78,7 +78,13 @@ log = logging.getLogger(__name__)
 def child_environment(settings: Settings) -> dict[str, str]:
     """This process's environment with every setting as ``IMGPROC_*``: a child process
     (deployer, scaler, worker) runs with exactly these settings."""
-    return environment_with(os.environ, settings.model_dump(mode="json"))
+    values = settings.model_dump(mode="json")
+    if settings.storage.secret_access_key is not None:  # dumped masked
+        values["storage"]["secret_access_key"] = (
+            settings.storage.secret_access_key.get_secret_value())
+    if settings.rabbit.url_file is not None:  # the child reads the file, as this process did
+        del values["rabbit"]["url"]
+    return environment_with(os.environ, values)
 
 
 def long_running(settings: Settings) -> Settings:

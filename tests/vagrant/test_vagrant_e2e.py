@@ -1,10 +1,13 @@
 """End to end on real VMs: a live replay whose machines are Vagrant VMs.
 
-A short trace is replayed with ``imgproc-tui --replay TRACE --backend live
---provider vagrant`` and a policy that keeps two workers: two VMs boot (software
-emulation here, a few minutes), Puppet provisions them, their workers register in
-ZooKeeper and take jobs from the host's RabbitMQ; every job completes, the workers
-that did them have guest addresses, and the teardown drains and destroys both VMs.
+A short trace of thumbnail jobs is replayed with ``imgproc-tui --replay TRACE --backend
+live --provider vagrant`` and a policy that keeps two workers, its roots in the host's
+object store: two VMs boot (software emulation here, several minutes), Puppet provisions
+them, their workers register in ZooKeeper, take jobs from the host's RabbitMQ and read
+and write the images on its S3 (all as the fleet's user, through the provider's relays);
+every job completes, every thumbnail is in the bucket and decodes to the expected size,
+the workers that did them have guest addresses, and the teardown drains and destroys
+both VMs; the run's objects are then deleted.
 Afterwards libvirt and Vagrant show nothing of ours. The boot-timeout test makes
 a VM that cannot come up in time and checks it is destroyed and recorded failed.
 
@@ -16,6 +19,7 @@ command's (scripts/ensure-services.sh). Figures go to $IMGPROC_VAGRANT_FIGURES (
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import os
@@ -27,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -169,14 +174,55 @@ class _Watch(threading.Thread):
         self.client.close()
 
 
-def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tmp_path):
-    trace = tmp_path / "trace.jsonl"
-    subprocess.run([sys.executable, "-m", "imgproc.cli", "workload", "generate",
-                    "--shape", "normal", "--duration", "40", "--rate", "1", "--service-mean", "3",
-                    "--seed", "7", "--name", "vm", "--out", str(trace)],
-                   check=True, capture_output=True, timeout=120)
-    jobs = sum(1 for line in trace.read_text().splitlines() if line.strip().startswith("{"))
+def _image_trace(path: Path, jobs: int) -> None:
+    """Thumbnail jobs, one a second, over three 1920x1080 photos under the input root."""
+    lines = [{"id": f"vm-{n:03d}", "at": float(n), "service_s": 0.05,
+              "input": f"photos/photo-000{n % 3 + 1}-1920x1080.jpg",
+              "output": f"thumbs/vm-{n:03d}.jpg",
+              "ops": [{"op": "thumbnail", "size": 256}, {"op": "convert", "format": "jpeg"}]}
+             for n in range(jobs)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _objects(prefix: str) -> dict[str, bytes]:
+    """Every object under ``prefix`` in the imgproc bucket, by key."""
+    from imgproc.adapters.storage.s3 import s3_client
+    from imgproc.adapters.storage.settings import StorageSettings
+
+    client = s3_client(StorageSettings())
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket="imgproc", Prefix=prefix)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return {key: client.get_object(Bucket="imgproc", Key=key)["Body"].read() for key in keys}
+    finally:
+        client.close()
+
+
+def _delete_objects(prefix: str) -> None:
+    from imgproc.adapters.storage.s3 import s3_client
+    from imgproc.adapters.storage.settings import StorageSettings
+
+    client = s3_client(StorageSettings())
+    try:
+        for key in list(_objects(prefix)):
+            client.delete_object(Bucket="imgproc", Key=key)
+    finally:
+        client.close()
+
+
+def test_an_image_replay_on_two_vagrant_vms_writes_every_output_and_leaves_nothing(
+        host_ready, tmp_path):
+    """Real thumbnails: the VMs read the photos from the host's object store and write the
+    thumbnails back, signing in with the fleet's credentials (never guest)."""
     run = uuid.uuid4().hex[:6]
+    trace = tmp_path / "trace.jsonl"
+    jobs = 20
+    _image_trace(trace, jobs)
+    photos = subprocess.run([str(Path(sys.executable).parent / "imgproc"), "photos", "--out",
+                             f"s3://imgproc/vm{run}/photos", "--count", "3", "--size",
+                             "1920x1080", "--format", "jpeg"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert photos.returncode == 0, photos.stderr
     state_dir = STATE_DIR
     root = f"/imgproc-vagrant-{run}"
     env = {**os.environ,
@@ -187,6 +233,8 @@ def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tm
            "IMGPROC_RABBIT__DEPLOYER_QUEUE": f"vm{run}-deployer",
            "IMGPROC_RABBIT__CALLBACK_QUEUE": f"vm{run}-deployer_callback",
            "IMGPROC_PROVIDER__STATE_DIR": str(state_dir),
+           "IMGPROC_WORKER__INPUT_ROOT": f"s3://imgproc/vm{run}",
+           "IMGPROC_WORKER__OUTPUT_ROOT": f"s3://imgproc/vm{run}-out",
            "IMGPROC_PROVIDER__BOOT_TIMEOUT_S": "900",
            "IMGPROC_PROVIDER__DRAIN_TIMEOUT_S": "60",
            "IMGPROC_PROVIDER__OPTIONS__MAX_BOOTING": "2"}
@@ -207,11 +255,19 @@ def test_a_replay_on_two_vagrant_vms_completes_and_leaves_nothing(host_ready, tm
                   if k.startswith("IMGPROC_RABBIT__") and k.endswith("QUEUE")]
         _remove_run(os.environ.get("IMGPROC_ZK__HOSTS", "127.0.0.1:2181"), root, queues,
                     env["IMGPROC_RABBIT__RESULTS_EXCHANGE"])
+        outputs = _objects(f"vm{run}-out/")
+        _delete_objects(f"vm{run}")
     elapsed = time.time() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     summary = json.loads(done.stdout[done.stdout.index("{"):])
     assert summary["backend"] == "live"
     assert summary.get("jobs_completed", summary.get("completed")) == jobs, summary
+    assert summary["jobs_failed"] == 0, summary
+    assert sorted(outputs) == [f"vm{run}-out/thumbs/vm-{n:03d}.jpg" for n in range(jobs)]
+    for key, data in outputs.items():
+        image = Image.open(io.BytesIO(data))
+        assert (image.format, image.size) == ("JPEG", (256, 144)), key
+    assert _objects(f"vm{run}") == {}
 
     workers = {mid: seen for mid, seen in watch.seen.items() if seen.get("jobs_done")}
     assert len(watch.seen) >= 2, watch.seen

@@ -152,9 +152,34 @@ def test_puppet_compiles_the_worker_node(tmp_path):
 
 def test_puppet_compiles_the_master_node(tmp_path):
     output = _noop("master.pp", {"imgproc_rabbit_password": "secret",
+                                 "imgproc_s3_secret": "s3-admin-0123456789",
+                                 "imgproc_fleet_s3_secret": "s3-fleet-0123456789",
                                  "imgproc_wheels_dir": str(tmp_path)}, tmp_path)
-    for service in ("imgproc-deployer", "imgproc-scaler"):
+    for service in ("imgproc-deployer", "imgproc-scaler", "imgproc-storage",
+                    "imgproc-s3-proxy"):
         assert f"File[/etc/systemd/system/{service}.service]" in output
+    assert "File[/etc/imgproc/s3-identities.json]" in output
+
+
+def test_the_master_refuses_to_compile_without_its_s3_secrets(tmp_path):
+    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
+                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
+                           f"--confdir={tmp_path / 'conf'}",
+                           str(PUPPET / "manifests" / "master.pp")],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "FACTER_imgproc_rabbit_password": "secret"})
+    assert "imgproc_s3_secret" in done.stdout + done.stderr
+
+
+def test_the_object_stores_unit_keeps_every_port_on_loopback():
+    params = ("{weed => '/opt/seaweedfs/venv/bin/weed', dir => '/var/lib/imgproc-storage', "
+              "config => '/etc/imgproc/s3-identities.json'}")
+    done = subprocess.run(["puppet", "epp", "render", "--values", params,
+                           str(PUPPET / "modules/imgproc/templates/storage.service.epp")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "-ip.bind=127.0.0.1" in done.stdout
+    assert "-s3.config=/etc/imgproc/s3-identities.json" in done.stdout
 
 
 def test_the_master_refuses_to_compile_without_a_broker_password(tmp_path):

@@ -24,8 +24,13 @@ from imgproc.adapters.providers.vagrant.command import (
     pid_file,
     stop_leftover_command,
 )
-from imgproc.adapters.providers.vagrant.guest import guest_settings, reach_from_guests
+from imgproc.adapters.providers.vagrant.guest import (
+    FleetCredentials,
+    guest_settings,
+    reach_from_guests,
+)
 from imgproc.adapters.providers.vagrant.libvirt import network_xml
+from imgproc.adapters.providers.vagrant.provider import write_private
 from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels, source_hash
 from imgproc.core.errors import ProviderError
@@ -85,6 +90,9 @@ def test_a_service_on_another_host_is_left_alone():
     assert reach_from_guests("10.1.2.3", 5672, "192.168.121.1", []) == ("10.1.2.3", 5672)
 
 
+FLEET = FleetCredentials("imgproc-fleet", "f@st/1", "imgproc-fleet", "s3-f")
+
+
 def _as_guests_see(make_settings) -> tuple[dict, dict, int]:
     """The guests' settings for the host's ``make_settings(port)``, a local echo server
     standing for the services at that port; relays closed after."""
@@ -92,7 +100,7 @@ def _as_guests_see(make_settings) -> tuple[dict, dict, int]:
     relays: list[TcpRelay] = []
     settings = make_settings(port)
     try:
-        return settings, guest_settings(settings, "127.0.0.4", relays), port
+        return settings, guest_settings(settings, "127.0.0.4", relays, FLEET), port
     finally:
         for relay in relays:
             relay.close()
@@ -104,11 +112,41 @@ def test_guest_settings_point_the_worker_at_the_gateway_and_keep_everything_else
         "policy": "slo", "backend": "live", "provider": {"state_dir": "/x"},
         "rabbit": {"url": f"amqp://guest:p%40ss@127.0.0.1:{port}/%2F", "jobs_queue": "q1"},
         "zk": {"hosts": f"localhost:{port}", "root": "/imgproc-t"}})
-    assert guest["rabbit"]["url"] == f"amqp://guest:p%40ss@127.0.0.4:{port}/%2F"
+    assert guest["rabbit"]["url"] == f"amqp://imgproc-fleet:f%40st%2F1@127.0.0.4:{port}/%2F"
     assert guest["rabbit"]["jobs_queue"] == "q1"
     assert guest["zk"] == {"hosts": f"127.0.0.4:{port}", "root": "/imgproc-t"}
     assert "provider" not in guest and "backend" not in guest
     assert settings["rabbit"]["url"].startswith("amqp://guest:p%40ss@127.0.0.1")  # not modified
+
+
+def test_guests_reach_the_object_store_through_a_relay_with_the_fleets_identity():
+    settings, guest, port = _as_guests_see(lambda port: {
+        "rabbit": {"url": f"amqp://guest:guest@127.0.0.1:{port}/%2F",
+                   "url_file": "/host/only/url"},
+        "storage": {"endpoint_url": f"http://127.0.0.1:{port}", "bucket": "imgproc",
+                    "secret_access_key_file": "/var/lib/imgproc/storage/secret-access-key"}})
+    assert guest["storage"] == {"endpoint_url": f"http://127.0.0.4:{port}", "bucket": "imgproc",
+                                "access_key_id": "imgproc-fleet", "secret_access_key": "s3-f"}
+    assert "url_file" not in guest["rabbit"] and "guest:" not in guest["rabbit"]["url"]
+    assert "secret_access_key" not in settings["storage"]  # the host's are left as they were
+
+
+def test_fleet_credentials_are_read_from_their_files_and_refused_when_missing(tmp_path):
+    with pytest.raises(ProviderError, match="no credentials for the worker VMs"):
+        FleetCredentials.from_dir(tmp_path)
+    for name, secret in (("rabbit-password", "r-1"), ("s3-secret-access-key", "s-1")):
+        (tmp_path / name).write_text(secret)
+        (tmp_path / name).chmod(0o600)
+    assert FleetCredentials.from_dir(tmp_path) == FleetCredentials(
+        "imgproc-fleet", "r-1", "imgproc-fleet", "s-1")
+
+
+def test_the_guests_environment_file_is_written_for_its_owner_only(tmp_path):
+    path = tmp_path / "imgproc.env"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_private(path, "IMGPROC_X=1\n")
+    assert path.read_text() == "IMGPROC_X=1\n" and (path.stat().st_mode & 0o777) == 0o600
 
 
 def test_guest_settings_keep_the_zookeeper_chroot():

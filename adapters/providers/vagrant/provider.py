@@ -59,7 +59,11 @@ from imgproc.adapters.providers.vagrant.command import (
     make_vagrant,
     stop_leftover_command,
 )
-from imgproc.adapters.providers.vagrant.guest import guest_settings
+from imgproc.adapters.providers.vagrant.guest import (
+    DEFAULT_FLEET_DIR,
+    FleetCredentials,
+    guest_settings,
+)
 from imgproc.adapters.providers.vagrant.libvirt import (
     LIBVIRT_URI,
     domain_prefix,
@@ -86,6 +90,9 @@ class VagrantOptions(BaseModel):
     max_booting: int = Field(default=2, ge=1, description="at most this many VMs booting at once")
     memory_mb: int = Field(default=1024, ge=256, description="memory of each VM, MiB")
     cpus: int = Field(default=1, ge=1, description="virtual CPUs of each VM")
+    fleet_credentials_dir: Path = Field(
+        default=DEFAULT_FLEET_DIR,
+        description="the VMs' broker password and S3 secret (scripts/ensure-services.sh)")
 
 
 @dataclass
@@ -108,6 +115,7 @@ class VagrantProvider:
                  driver: str = "qemu", cpu_model: str | None = "Nehalem",
                  network_name: str = "vagrant-libvirt", network_address: str = "192.168.121.0/24",
                  box: BoxInfo | None = None,
+                 fleet_credentials_dir: Path = DEFAULT_FLEET_DIR,
                  box_builder: Callable[[Path], BoxInfo] | None = None,
                  vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant,
                  clock: Clock | None = None) -> None:
@@ -125,6 +133,7 @@ class VagrantProvider:
         self.network_name = network_name
         self.network_address = network_address
         self._box = box
+        self.fleet_credentials_dir = Path(fleet_credentials_dir)
         self._box_builder = box_builder or (lambda wheels: build_box(self.source_dir, wheels))
         self._vagrant = vagrant_factory
         self._booting = threading.BoundedSemaphore(max_booting)
@@ -174,7 +183,8 @@ class VagrantProvider:
             if self._env_text is None:
                 gateway, created = ensure_network(self.network_name, self.network_address)
                 self._created_network = self._created_network or created
-                guest = guest_settings(self.settings, gateway, self._relays)
+                fleet = FleetCredentials.from_dir(self.fleet_credentials_dir)
+                guest = guest_settings(self.settings, gateway, self._relays, fleet)
                 self._env_text = environment_file(
                     guest, "imgproc worker settings, written by the deployer's Vagrant provider")
             return self._env_text
@@ -202,7 +212,7 @@ class VagrantProvider:
                         "network_name": self.network_name, "network_address": self.network_address},
         }
         (run / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
-        (run / "imgproc.env").write_text(env_text)
+        write_private(run / "imgproc.env", env_text)
         for name, target in (("wheels", wheels), ("puppet", self.source_dir / "puppet")):
             link = run / name
             if link.is_symlink() or link.exists():
@@ -391,3 +401,12 @@ class VagrantProvider:
                     virsh("net-destroy", self.network_name, check=False)
             except ProviderError as exc:
                 log.warning("could not remove network %s: %s", self.network_name, exc)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only (it holds the fleet's secrets), from the
+    first byte: the file is made 0600, never chmod-ed after."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        stream.write(text)

@@ -5,7 +5,11 @@ client never touches ZooKeeper)."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from imgproc.client import Client
 from imgproc.settings import Settings, WorkerSettings
 
 IN_FLIGHT = 100
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -131,3 +136,55 @@ def test_the_reply_queue_is_removed_when_the_client_closes(live_settings, tmp_pa
     assert handle.job.reply_to and queue_exists(live_settings, handle.job.reply_to)
     client.close()
     assert not queue_exists(live_settings, handle.job.reply_to)
+
+
+def restart_the_object_store() -> float:
+    """Kill SeaweedFS (SIGKILL: no clean shutdown), then start it again as the test command
+    does, and wait until it answers; when it answered again."""
+    pids = subprocess.run(["pgrep", "-x", "weed"], capture_output=True, text=True,
+                          check=False).stdout.split()
+    assert pids, "SeaweedFS is not running"
+    for pid in pids:
+        os.kill(int(pid), signal.SIGKILL)
+    time.sleep(3)
+    done = subprocess.run([str(ROOT / "scripts" / "ensure-services.sh")], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return time.time()
+
+
+def test_jobs_in_flight_when_the_object_store_dies_are_all_done_once_it_is_back(
+        live_settings, s3, tmp_path):
+    """Workers retry the store (storage.retry_s) through its restart; every job is done,
+    none failed, every output is there."""
+    settings = live_settings.model_copy(update={
+        "storage": live_settings.storage.model_copy(update={"retry_s": 120.0})})
+    photo = make_photos(tmp_path / "photos", 1, [(4000, 3000)], ["jpeg"], seed=5)[0]
+    slow = ["grayscale", "thumbnail:64"]  # the whole photo decoded: ~0.1 s a job
+    stop, registry, threads = threading.Event(), MemoryMachineRegistry(), []
+    for n in range(2):
+        live = build_worker(settings, f"w{n}", stop, registry=registry,
+                            liveness=MemoryLiveness(MemoryWorkerBoard(), MemorySession()))
+        threads.append(threading.Thread(target=live.run, args=(stop,), daemon=True))
+        threads[-1].start()
+    written: list[str] = []
+    try:
+        with Client(settings) as client:
+            handles = [client.submit(photo, slow)]
+            uploaded = handles[0].job.input or ""
+            handles += [client.submit(uploaded, slow) for _ in range(59)]
+            written += [uploaded] + [h.job.output or "" for h in handles]
+            first = handles[0].result(timeout=60)
+            back_at = restart_the_object_store()
+            results = [first] + [h.result(timeout=300) for h in handles[1:]]
+        assert any(r.started_at < back_at - 3 < back_at < r.finished_at for r in results), (
+            "no job was in flight through the outage")
+        assert [(r.job_id, r.status, r.error) for r in results] == [
+            (h.job_id, "done", None) for h in handles]
+        for result in results:
+            assert Image.open(io.BytesIO(get_object(s3, result.output or ""))).width == 64
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        delete_objects(s3, written)

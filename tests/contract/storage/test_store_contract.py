@@ -145,3 +145,11 @@ def test_an_empty_object_is_an_object(object_store):
 def test_errors_are_the_projects_own(object_store):
     with pytest.raises(StorageError):
         object_store.read("none", max_bytes=1)
+
+
+def test_an_owner_of_any_text_is_kept_and_named(object_store):
+    object_store.write("u.jpg", b"first", "jöb 1/\n")
+    object_store.write("u.jpg", b"again", "jöb 1/\n")
+    with pytest.raises(ObjectTaken) as caught:
+        object_store.write("u.jpg", b"second", "job-2")
+    assert caught.value.owner == "jöb 1/\n"

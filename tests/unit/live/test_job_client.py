@@ -15,6 +15,7 @@ from imgproc.adapters.storage.router import memory_storage
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.client import Client, ClientError, ClientParts, ResultTimeout
 from imgproc.core.clock import ManualClock
+from imgproc.core.messages import JobMessage
 from imgproc.core.worker import SimulatedWork, Worker
 from imgproc.live.worker import ImageWork
 
@@ -112,3 +113,28 @@ def test_an_s3_input_is_used_where_it_is(system, photo):
     worker.step(0)
     assert handle.result(timeout=1).height == 400
     assert buckets["imgproc"].keys() == ["outputs/" + handle.job_id + ".jpg", "photos/a.jpg"]
+
+
+def test_a_reply_for_a_job_it_did_not_submit_is_dropped(system, photo):
+    client, worker, _ = system
+    mine = client.submit(photo, ["grayscale"])
+    client.parts.publisher.publish(JobMessage(job_id="someone-elses", submitted_at=0,
+                                              service_s=0, reply_to=mine.job.reply_to))
+    assert worker.step(0) and worker.step(0)
+    assert mine.result(timeout=1).job_id == mine.job_id
+    assert client._arrived == {}
+
+
+def test_closing_twice_does_nothing_the_second_time(system, photo):
+    client, _, _ = system
+    client.submit(photo, ["grayscale"])
+    client.close()
+    client.close()
+
+
+def test_an_input_of_a_format_it_cannot_write_gets_a_png_output(system, tmp_path):
+    client, _, _ = system
+    gif = tmp_path / "anim.gif"
+    Image.new("P", (10, 10)).save(gif)
+    handle = client.submit(gif, ["grayscale"])
+    assert handle.job.output == f"s3://imgproc/outputs/{handle.job_id}.png"

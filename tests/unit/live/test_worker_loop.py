@@ -336,3 +336,37 @@ def test_a_worker_that_comes_up_records_its_address_and_host_name(rig):
 def test_the_outward_address_is_the_one_that_routes_to_zookeeper():
     assert outward_address("127.0.0.1:2181") == "127.0.0.1"
     assert outward_address("127.0.0.1:2181,10.9.9.9:2181/imgproc") == "127.0.0.1"
+
+
+class RefusingReplies:
+    """A result sink whose replies the broker refuses (a full reply queue, say)."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+
+    def publish_result(self, result: ResultMessage) -> None:
+        self.sink.publish_result(result)
+
+    def reply(self, queue: str, result: ResultMessage) -> None:
+        raise BrokerUnavailable(f"replying to {queue}", "memory://broker", "rejected")
+
+    def keep_alive(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_reply_that_cannot_be_sent_still_leaves_the_job_done_and_acknowledged():
+    rig = Rig()
+    worker = rig.worker(results=RefusingReplies(rig.broker.result_sink()))
+    rig.submit("a", reply_to="imgproc.replies.c1")
+    rig.submit("b")
+    assert worker.step(0) and worker.step(0)
+    assert [(r.job_id, r.status) for r in rig.results()] == [("a", "done"), ("b", "done")]
+    assert rig.jobs_left_after_workers_close() == 0
+
+
+def test_a_job_naming_a_queue_that_is_not_a_reply_queue_is_refused():
+    with pytest.raises(ValueError, match="reply_to"):
+        JobMessage(job_id="a", submitted_at=0, service_s=1, reply_to="upload-picture")

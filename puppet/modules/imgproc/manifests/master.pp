@@ -1,6 +1,7 @@
 # The master node: RabbitMQ (listening on every address, with a user of its own
-# for the workers) and ZooKeeper from Debian's packages, and imgproc's deployer
-# and scaler as services.
+# for the workers) and ZooKeeper from Debian's packages, the object store
+# (imgproc::storage: S3 for the workers on port 8334), and imgproc's deployer and
+# scaler as services.
 class imgproc::master (
   String $rabbit_password = $facts['imgproc_rabbit_password'].lest || {
     fail('imgproc::master needs the fact imgproc_rabbit_password')
@@ -10,6 +11,7 @@ class imgproc::master (
   Enum['local', 'vagrant'] $provider = 'local',
 ) {
   include imgproc
+  include imgproc::storage
 
   exec { 'apt-update':
     command => '/usr/bin/apt-get update -q',

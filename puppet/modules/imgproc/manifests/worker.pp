@@ -1,6 +1,8 @@
 # A worker: `imgproc worker --machine-id ID` as the service imgproc-worker,
-# with the IMGPROC_* settings the deployer uploaded (the broker and ZooKeeper
-# at the host's address on the VMs' network).
+# with the IMGPROC_* settings the deployer uploaded (the broker, ZooKeeper and
+# the object store at the host's address on the VMs' network, with the fleet's
+# credentials: the file is root's alone, systemd reads it before dropping to
+# the service's user).
 class imgproc::worker (
   String $machine_id = $facts['imgproc_machine_id'].lest || { $facts['networking']['hostname'] },
   String $env_source = $facts['imgproc_env_file'].lest || { '/vagrant/imgproc.env' },
@@ -14,9 +16,9 @@ class imgproc::worker (
     ensure  => file,
     source  => $env_source,
     owner   => 'root',
-    group   => $imgproc::user,
-    mode    => '0640',
-    require => [File['/etc/imgproc'], Group[$imgproc::user]],
+    group   => 'root',
+    mode    => '0600',
+    require => File['/etc/imgproc'],
   }
 
   imgproc::service { 'worker':
