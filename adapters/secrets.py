@@ -4,6 +4,7 @@ may read is refused, as ssh refuses such a key)."""
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -28,3 +29,12 @@ def read_secret(path: Path, setting: str) -> str:
     if not secret:
         raise ConfigurationError(f"{setting} {path}: the file is empty")
     return secret
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only (it holds the fleet's secrets), from the
+    first byte: the file is made 0600, never chmod-ed after."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        stream.write(text)

@@ -30,9 +30,9 @@ from imgproc.adapters.providers.vagrant.guest import (
     reach_from_guests,
 )
 from imgproc.adapters.providers.vagrant.libvirt import network_xml
-from imgproc.adapters.providers.vagrant.provider import write_private
 from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels, source_hash
+from imgproc.adapters.secrets import write_private
 from imgproc.core.errors import ProviderError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 FLEET_USER = "imgproc-fleet"
-DEFAULT_FLEET_DIR = Path("/var/lib/imgproc/fleet")
+FLEET_DIR = Path("/var/lib/imgproc/fleet")
 
 
 @dataclass(frozen=True)

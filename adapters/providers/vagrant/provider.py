@@ -16,15 +16,12 @@ Same port as the local provider (``name``, ``start``, ``stop``, ``alive``):
 * ``alive()`` is the set of machines whose domain is running in libvirt (one
   ``virsh list``: the deployer asks every second) plus those being started.
 
-Any failure raises :class:`ProviderError` with the reason (the tail of Vagrant's
-output); the deployer then marks the machine failed and stops it, which destroys
-the VM.
+Any failure raises :class:`ProviderError` with the reason (the tail of Vagrant's output);
+the deployer then marks the machine failed and stops it, which destroys the VM.
 
-Guests reach the host's RabbitMQ and ZooKeeper at the host's address on the VMs'
-network (its ``.1``). A service that listens on loopback only (RabbitMQ here, whose
-``guest`` user may only connect from loopback anyway) is reached through a small
-TCP relay that this provider runs on that address while it lives; a service that
-already listens on every address is used directly.
+Guests reach the host's RabbitMQ, ZooKeeper and object store at the host's address on
+the VMs' network (its ``.1``), as their fleet's user (``guest.py``): through a small TCP
+relay of this provider's for a service on loopback only, directly otherwise.
 """
 
 from __future__ import annotations
@@ -59,11 +56,7 @@ from imgproc.adapters.providers.vagrant.command import (
     make_vagrant,
     stop_leftover_command,
 )
-from imgproc.adapters.providers.vagrant.guest import (
-    DEFAULT_FLEET_DIR,
-    FleetCredentials,
-    guest_settings,
-)
+from imgproc.adapters.providers.vagrant.guest import FLEET_DIR, FleetCredentials, guest_settings
 from imgproc.adapters.providers.vagrant.libvirt import (
     LIBVIRT_URI,
     domain_prefix,
@@ -73,6 +66,7 @@ from imgproc.adapters.providers.vagrant.libvirt import (
 )
 from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels
+from imgproc.adapters.secrets import write_private
 from imgproc.adapters.system_clock import SystemClock
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ProviderError
@@ -91,7 +85,7 @@ class VagrantOptions(BaseModel):
     memory_mb: int = Field(default=1024, ge=256, description="memory of each VM, MiB")
     cpus: int = Field(default=1, ge=1, description="virtual CPUs of each VM")
     fleet_credentials_dir: Path = Field(
-        default=DEFAULT_FLEET_DIR,
+        default=FLEET_DIR,
         description="the VMs' broker password and S3 secret (scripts/ensure-services.sh)")
 
 
@@ -115,7 +109,7 @@ class VagrantProvider:
                  driver: str = "qemu", cpu_model: str | None = "Nehalem",
                  network_name: str = "vagrant-libvirt", network_address: str = "192.168.121.0/24",
                  box: BoxInfo | None = None,
-                 fleet_credentials_dir: Path = DEFAULT_FLEET_DIR,
+                 fleet_credentials_dir: Path = FLEET_DIR,
                  box_builder: Callable[[Path], BoxInfo] | None = None,
                  vagrant_factory: Callable[[Path, dict[str, str], Path], Any] = make_vagrant,
                  clock: Clock | None = None) -> None:
@@ -402,11 +396,3 @@ class VagrantProvider:
             except ProviderError as exc:
                 log.warning("could not remove network %s: %s", self.network_name, exc)
 
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by its owner only (it holds the fleet's secrets), from the
-    first byte: the file is made 0600, never chmod-ed after."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(text)
