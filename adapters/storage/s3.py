@@ -16,6 +16,7 @@ a credential.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from typing import Any
 from urllib.parse import quote, unquote
@@ -34,6 +35,7 @@ from imgproc.core.storage import (
     StorageUnavailable,
 )
 
+log = logging.getLogger(__name__)
 OWNER_KEY = "imgproc-job"
 """The object's metadata entry naming the job that wrote it."""
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -117,7 +119,11 @@ class S3Store:
         """``request()``, retried while the store does not answer; its errors as ours."""
         retrying = Retrying(stop=stop_after_delay(self.retry_s), reraise=True,
                             wait=wait_exponential(multiplier=0.2, max=5),
-                            retry=retry_if_exception_type(_Transient))
+                            retry=retry_if_exception_type(_Transient),
+                            before_sleep=lambda state: log.warning(
+                                "%s: %s, trying again (%d)", self._where(key),
+                                state.outcome.exception() if state.outcome else "?",
+                                state.attempt_number))
         try:
             return retrying(self._translated, key, doing, request)
         except _Transient as exc:

@@ -120,3 +120,19 @@ def test_providers_are_named_only_by_their_registry_and_the_composition_root():
                          + files("benchmarks") + files("tests") + files("scripts"), ids=ids)
 def test_no_module_is_over_400_lines(path):
     assert len(path.read_text().splitlines()) <= 400
+
+
+def test_every_package_of_the_tree_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand (the user's layout maps folders to
+    imgproc.*): a new folder left out installs in development and is missing from the
+    wheels that worker VMs install."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = set()
+    for top, prefix in (("app", "imgproc"), ("core", "imgproc.core"),
+                        ("adapters", "imgproc.adapters"), ("tui", "imgproc.tui")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / top).parts
+            on_disk.add(".".join((prefix, *relative)))
+    assert on_disk - set(project["packages"]) == set()
