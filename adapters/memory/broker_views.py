@@ -112,16 +112,9 @@ class MemoryResultFeed:
         self._broker.delete_queue(self.queue_name)
 
 
-class MemoryReplyInbox:
-    """A job client's own queue of results (see :class:`~imgproc.core.ports.ReplyInbox`)."""
-
-    def __init__(self, broker: MemoryBroker, queue_name: str) -> None:
-        self._broker = broker
-        self.queue_name = queue_name
-        self._consumer = broker.consumer(queue_name, broker.settings.feed_prefetch)
-
-    def poll_results(self, timeout_s: float) -> list[ResultMessage]:
-        return take_results(self._consumer.next, timeout_s, self.queue_name)
+class MemoryReplyInbox(MemoryResultFeed):
+    """A job client's own queue of results (see :class:`~imgproc.core.ports.ReplyInbox`):
+    read as a feed's, but kept after close until deleted, as a durable queue is."""
 
     def delete(self) -> None:
         self._broker.delete_queue(self.queue_name)
