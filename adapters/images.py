@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from PIL import Image, ImageFilter, ImageOps
 
+from imgproc.adapters.storage.local import reason
 from imgproc.adapters.storage.router import Storage, Stored
 from imgproc.core.errors import ConfigurationError, ImgprocError
 from imgproc.core.image_ops import (
@@ -227,6 +228,5 @@ def encode(image: Image.Image, fmt: str, quality: int, output: str,
     try:
         image.save(buffer, format=fmt.upper(), **options)
     except (OSError, ValueError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ImageJobError(input, f"cannot write output '{output}': {why}") from exc
+        raise ImageJobError(input, f"cannot write output '{output}': {reason(exc)}") from exc
     return buffer.getvalue(), image
