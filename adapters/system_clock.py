@@ -22,9 +22,13 @@ class SystemClock:
 
 
 class ScaledSleep:
-    """A sleep for simulated work; unlike the clock's, it is never cut short, so a
-    draining worker finishes the job it holds."""
+    """A sleep for simulated work, of trace seconds at ``speed`` trace seconds per wall
+    second; unlike the clock's, it is never cut short, so a draining worker finishes the
+    job it holds."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = speed
 
     def __call__(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            time.sleep(seconds / self.speed)

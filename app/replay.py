@@ -16,7 +16,7 @@ from rich.console import Console
 from imgproc.adapters.trace_files import read_trace
 from imgproc.bootstrap.sim import RunResult, build_simulation, summarise_run
 from imgproc.core.errors import ImgprocError
-from imgproc.core.metrics.summary import demand_and_supply, summarize
+from imgproc.core.metrics.summary import demand_and_supply
 from imgproc.progress import RunProgress
 from imgproc.settings import Settings
 
@@ -27,7 +27,6 @@ def replay_trace(
     skip_invalid: bool = False,
     console: Console | None = None,
     report_dir: Path | None = None,
-    speed: float = 1.0,
 ) -> RunResult:
     """Replay ``path`` on the configured backend; errors become click errors."""
     console = console or Console(stderr=True)
@@ -39,7 +38,7 @@ def replay_trace(
         label = f"{trace.name} · {settings.policy} · {settings.backend or 'sim'}"
         with RunProgress(len(trace), label, console) as progress:
             if settings.backend == "live":
-                result = _live(settings, trace, speed, progress)
+                result = _live(settings, trace, progress)
             else:
                 sim = build_simulation(
                     settings, trace, on_sample=lambda s: progress.update(s.completed, s.now)
@@ -58,25 +57,21 @@ def replay_trace(
     return result
 
 
-def _live(settings: Settings, trace, speed: float, progress: RunProgress) -> RunResult:
-    """Replay on the real services; metrics on the sped-up timeline the run really had."""
+def _live(settings: Settings, trace, progress: RunProgress) -> RunResult:
+    """Replay on the real services; metrics in trace seconds, whatever the speed."""
     from imgproc.bootstrap.live import build_live_replay
-    from imgproc.live.record import scaled_service
     from imgproc.live.replay import LiveReplayInterrupted
     from imgproc.live.signals import stopped_by_signals
 
     stop = threading.Event()
     with stopped_by_signals(stop) as caught:
-        replay = build_live_replay(settings, trace, speed, stop=stop,
+        replay = build_live_replay(settings, trace, stop=stop,
                                    on_sample=lambda done, _total, now: progress.update(done, now))
         try:
             record = replay.run()
         except LiveReplayInterrupted as exc:
             raise _interrupted(caught(), exc) from exc
-    summary = summarize(record, trace.arrival_s / speed, scaled_service(trace, speed),
-                        slo_s=settings.slo_s, demand_window_s=settings.demand_window_s,
-                        price_per_hour=settings.price_per_hour)
-    return RunResult(record, summary)
+    return summarise_run(settings, trace, record)
 
 
 def _interrupted(signum: signal.Signals | None, cause: ImgprocError) -> click.exceptions.Exit:

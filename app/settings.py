@@ -25,6 +25,7 @@ from imgproc.adapters.providers.settings import ProviderSettings
 from imgproc.adapters.rabbit.settings import RabbitSettings
 from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.adapters.zk.settings import ZkSettings
+from imgproc.core.clock import ClockSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.simulator import SimSettings
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     slo_s: float = Field(default=2.0, gt=0, description="response-time objective, seconds")
     demand_window_s: float = Field(default=10.0, gt=0, description="window of the demand curve")
     price_per_hour: float = Field(default=0.10, ge=0, description="price of one machine-hour")
+    clock: ClockSettings = Field(default_factory=ClockSettings)
     scaler: ScalerLimits = Field(default_factory=ScalerLimits)
     sim: SimSettings = Field(default_factory=SimSettings)
     rabbit: RabbitSettings = Field(default_factory=RabbitSettings)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
+
 if TYPE_CHECKING:
     from threading import Event
 
@@ -24,6 +26,47 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
         ...
+
+
+class ClockSettings(BaseModel):
+    """The trace's clock, on which every live component runs: ``speed`` trace seconds per
+    wall second, from ``origin_s`` (a wall time shared by every process of a run, so that
+    their timestamps agree). Every other setting in seconds is in trace seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    speed: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False,
+                         description="trace seconds per wall second")
+    origin_s: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False,
+        description="the wall time (Unix seconds) at which the trace clock reads the same "
+                    "as the wall clock; unset: the epoch (a live replay sets it)")
+
+
+class TraceClock:
+    """``base`` run ``speed`` times faster from ``origin``: a live run at ``--speed 10``
+    is the same experiment as at 1, every time in it (boot delay, windows, cooldowns,
+    timeouts, service times) in the trace's seconds."""
+
+    def __init__(self, base: Clock, speed: float, origin: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.base = base
+        self.speed = speed
+        self.origin = origin
+
+    def now(self) -> float:
+        return self.origin + (self.base.now() - self.origin) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds / self.speed)
+
+
+def on_trace_time(base: Clock, settings: ClockSettings) -> Clock:
+    """``base`` itself at speed 1, else the trace clock over it."""
+    if settings.speed == 1.0:
+        return base
+    return TraceClock(base, settings.speed, settings.origin_s or 0.0)
 
 
 class ManualClock:

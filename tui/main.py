@@ -43,8 +43,9 @@ DEFAULT_TRACE = Path("workloads/burst.jsonl")
               help="Write series CSV, summary JSON and PNG charts into this folder.")
 @click.option("--skip-invalid", is_flag=True,
               help="Leave out invalid trace lines (each is reported).")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Live: divide arrival gaps and simulated service times by this.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=1000),
+              help="Live: run every component on the trace's clock, this many times faster "
+                   "(every time, in flags and in the summary, in trace seconds) [1].")
 @click.option("--provider", type=click.Choice(provider_names(runs_workers=True)),
               help="Live: how machines are made, local processes or VMs [local].")
 @click.option("--trace", "console_trace",
@@ -58,8 +59,7 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, spee
     flags = run_flags(**run)
     if backend == "live":
         flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
-        if speed != 1.0 and flags["scaler"]["interval_s"] is None:
-            flags["scaler"]["interval_s"] = max(0.5, 10.0 / speed)
+        flags["clock"] = {"speed": speed}
     settings = settings_from_flags(
         config, policy=policy, policy_params=parse_params(params) or None, backend=backend, **flags,
     )
@@ -70,7 +70,7 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, spee
 
     err = Console(stderr=True)
     outcome = replay_trace(settings, trace, skip_invalid=skip_invalid, console=err,
-                           report_dir=report_dir, speed=speed)
+                           report_dir=report_dir)
     if as_json:
         click.echo(json.dumps(outcome.summary))
     else:

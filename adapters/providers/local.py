@@ -60,8 +60,9 @@ class LocalProvider:
         """Workers run with ``worker_settings`` as their ``IMGPROC_*`` environment."""
         options = LocalOptions.model_validate(settings.options)
         command = options.worker_command or [sys.executable, "-m", "imgproc.cli", "worker"]
+        speed = float(worker_settings.get("clock", {}).get("speed", 1.0))
         return cls(settings.state_dir, command, environment_with(os.environ, worker_settings),
-                   settings.drain_timeout_s)
+                   settings.drain_timeout_s / speed)  # trace seconds, waited in wall time
 
     def _pid_file(self, machine_id: str) -> Path:
         return self.state_dir / f"{machine_id}.json"

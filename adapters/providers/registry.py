@@ -43,6 +43,9 @@ class ProviderEntry:
     #: Whether its machines run an imgproc worker by themselves (the in-memory provider's
     #: do not: whoever drives it runs them), i.e. whether the commands may offer it.
     runs_workers: bool = True
+    #: Whether its machines run on wall time only (a VM boots as fast as it boots), so
+    #: that a live run cannot play faster than the trace (``settings.clock.speed``).
+    wall_time_only: bool = False
 
     def load(self) -> ProviderClass:
         provider: ProviderClass = importlib.import_module(self.module).PROVIDER
@@ -52,7 +55,8 @@ class ProviderEntry:
 _PROVIDERS: Mapping[str, ProviderEntry] = {
     "local": ProviderEntry("imgproc.adapters.providers.local"),
     # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
-    "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=900.0),
+    "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=900.0,
+                             wall_time_only=True),
     "memory": ProviderEntry("imgproc.adapters.providers.memory", runs_workers=False),
 }
 

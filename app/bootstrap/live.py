@@ -9,11 +9,13 @@ from here too (``stopped_by_signals``): the console may not import the live proc
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from imgproc.adapters.processes import ManagedProcess
+from imgproc.adapters.providers.registry import provider_entry
 from imgproc.adapters.rabbit import (
     RabbitCommandBus,
     RabbitJobPublisher,
@@ -26,8 +28,15 @@ from imgproc.adapters.zk.browse import ZkTreeSource
 from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.registry import ZkMachineRegistry
 from imgproc.bootstrap.console import load_trace
-from imgproc.bootstrap.processes import check_runs_workers, child_environment, opened, zk_client
+from imgproc.bootstrap.processes import (
+    check_runs_workers,
+    child_environment,
+    opened,
+    trace_clock,
+    zk_client,
+)
 from imgproc.core.clock import Clock
+from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.ports import Component, ControlPlane
 from imgproc.core.submit import submit_trace
@@ -40,7 +49,7 @@ from imgproc.settings import Settings
 from imgproc.tui.live_backend import LiveBackend
 
 __all__ = ["build_live_console", "build_live_replay", "child_processes", "connect_plane",
-           "live_leftovers", "stopped_by_signals", "submit_file"]
+           "live_leftovers", "on_trace_clock_from_now", "stopped_by_signals", "submit_file"]
 
 
 def connect_plane(settings: Settings, role: str, durable_results: bool = False,
@@ -90,7 +99,7 @@ def live_leftovers(settings: Settings) -> Leftovers:
     return Leftovers(claims, withdraw)
 
 
-def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
+def build_live_replay(settings: Settings, trace: Trace, *,
                       on_sample: Callable[[int, int, float], None] | None = None,
                       plane: ControlPlane | None = None,
                       components: Sequence[Component] | None = None,
@@ -98,8 +107,10 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
                       leftovers: Leftovers | None = None,
                       stop: threading.Event | None = None) -> LiveReplay:
     """A live replay; given a ``plane`` (in-memory adapters) and no ``leftovers``, nothing
-    outlives the run's process: it claims nothing, and withdraws no job."""
+    outlives the run's process: it claims nothing, and withdraws no job. Every component
+    runs on the trace's clock at ``settings.clock.speed``, from this moment."""
     run_id = uuid.uuid4().hex[:8]
+    settings = on_trace_clock_from_now(settings)
     if components is None:
         check_runs_workers(settings)
         components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
@@ -107,11 +118,27 @@ def build_live_replay(settings: Settings, trace: Trace, speed: float = 1.0, *,
         plane = connect_plane(settings, f"replay {run_id}",
                               durable_results=True)
         leftovers = leftovers or live_leftovers(settings)
-    clock = clock or SystemClock()
+    clock = clock or trace_clock(settings)
     fleet = CommandedFleet(plane.registry, plane.commands, clock, new_machine_id)
     return LiveReplay(settings, trace, run_id, plane, fleet, components, clock,
                       leftovers or Leftovers(NoClaims(), lambda _prefix: 0),
-                      speed, on_sample, grace_s, stop)
+                      on_sample, grace_s, stop)
+
+
+def on_trace_clock_from_now(settings: Settings) -> Settings:
+    """The settings with the trace clock starting now, unless its start is set already:
+    every process of the run (this one, its children, their workers) reads the same trace
+    time. Refused for VMs, whose boot and
+    guest clocks run on wall time whatever the speed."""
+    if settings.clock.speed == 1.0 or settings.clock.origin_s is not None:
+        return settings
+    if provider_entry(settings.provider.kind).wall_time_only:
+        raise ConfigurationError(
+            f"--speed {settings.clock.speed:g}: provider {settings.provider.kind!r} makes "
+            f"machines that run on wall time (a VM boots as fast as it boots); replay at "
+            f"speed 1, or use the local provider")
+    clock = settings.clock.model_copy(update={"origin_s": time.time()})
+    return settings.model_copy(update={"clock": clock})
 
 
 def build_live_console(settings: Settings, start_components: bool = True, *,

@@ -40,7 +40,7 @@ from imgproc.adapters.zk.config import ZkConfigStore, ZkScalerStatus
 from imgproc.adapters.zk.election import ScalerElection, contend_until
 from imgproc.adapters.zk.liveness import ZkLiveness
 from imgproc.adapters.zk.registry import OwnerLock, ZkMachineRegistry
-from imgproc.core.clock import Clock
+from imgproc.core.clock import Clock, on_trace_time
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
 from imgproc.core.policies import build_policy
@@ -87,6 +87,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return environment_with(os.environ, values)
 
 
+def trace_clock(settings: Settings, stop: threading.Event | None = None) -> Clock:
+    """The wall clock (its sleep cut short by ``stop``), run at the settings' speed."""
+    return on_trace_time(SystemClock(stop), settings.clock)
+
+
 def long_running(settings: Settings) -> Settings:
     """The settings of a worker, deployer or scaler process: it waits out a broker or
     ZooKeeper outage of any length (nothing would restart it), where a command-line tool
@@ -120,9 +125,9 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
         w = settings.worker
         storage = s3_storage(w.input_root, w.output_root, settings.storage)
         closers.callback(storage.close)
-    clock = clock or SystemClock(stop)
+    clock = clock or trace_clock(settings, stop)
     work = ImageWork(ImageProcessor(storage, w.max_pixels, settings.storage.max_object_bytes))
-    simulated = SimulatedWork(sleep or ScaledSleep(), w.max_job_s)
+    simulated = SimulatedWork(sleep or ScaledSleep(settings.clock.speed), w.max_job_s)
     records: ProgressRecords = registry
     if on_zookeeper:
         background = UpdatesInBackground(registry, f"progress-{machine_id}")
@@ -138,8 +143,10 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
 def run_worker(settings: Settings, machine_id: str, stop: threading.Event) -> int:
     settings = long_running(settings)
     boot_delay = settings.provider.boot_delay_s
-    if boot_delay and stop.wait(boot_delay):
-        return 0
+    if boot_delay:
+        trace_clock(settings, stop).sleep(boot_delay)  # cut short by ``stop``
+        if stop.is_set():
+            return 0
     return build_worker(settings, machine_id, stop).run(stop)
 
 
@@ -165,7 +172,7 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
                                               settings.model_dump(mode="json"))
     executor = executor or ThreadPoolExecutor(max_workers=MACHINE_THREADS,
                                               thread_name_prefix="machine")
-    return DeployerService(registry, provider, bus, clock or SystemClock(stop), executor,
+    return DeployerService(registry, provider, bus, clock or trace_clock(settings, stop), executor,
                            p.boot_timeout_s, close=closers.close, owner=owner,
                            retryable=(RegistryUnavailable, WriteConflict))
 
@@ -239,7 +246,7 @@ def build_scaler(settings: Settings, identifier: str, stop: threading.Event | No
     if config is None:
         config = zk_config = ZkConfigStore(client, root)
         closers.callback(zk_config.close)  # its watch ends with this term of leadership
-    clock = clock or SystemClock(stop)
+    clock = clock or trace_clock(settings, stop)
     probe = LiveQueueProbe(ready, registry, results)
     fleet = CommandedFleet(registry, bus, clock, new_machine_id)
     scaler = Scaler(build_policy("constantsize"), probe, registry, fleet, clock, settings.scaler)

@@ -23,19 +23,10 @@ from imgproc.core.results import ResultTally
 from imgproc.core.trace import Trace
 
 
-def scaled_service(trace: Trace, speed: float) -> np.ndarray:
-    """Service times as the workers were asked to spend them (simulated jobs sped up)."""
-    service = trace.service_s.copy()
-    simulated = np.array([i not in trace.extras or not trace.extras[i].ops
-                          for i in range(len(trace))], dtype=bool)
-    service[simulated] = service[simulated] / speed
-    return service
-
-
-def job_outcomes(trace: Trace, tally: ResultTally, prefix: str, t0: float,
-                 speed: float) -> JobOutcomes:
+def job_outcomes(trace: Trace, tally: ResultTally, prefix: str, t0: float) -> JobOutcomes:
+    """Each job's times since ``t0``, on the clock the run played on (the trace's)."""
     n = len(trace)
-    submit = trace.arrival_s / speed
+    submit = trace.arrival_s.copy()
     start = np.full(n, math.nan)
     end = np.full(n, math.nan)
     failed = np.zeros(n, dtype=bool)
@@ -47,7 +38,7 @@ def job_outcomes(trace: Trace, tally: ResultTally, prefix: str, t0: float,
         start[i] = result.started_at - t0
         end[i] = result.finished_at - t0
         failed[i] = result.status == "failed"
-    return JobOutcomes(submit, start, end, scaled_service(trace, speed), failed, tally.duplicates)
+    return JobOutcomes(submit, start, end, trace.service_s.copy(), failed, tally.duplicates)
 
 
 def machine_spans(machines: list[Machine], t0: float) -> list[MachineSpan]:

@@ -1,12 +1,13 @@
 """Live replay: the whole system on one machine, as an operator would run it.
 
 Starts the deployer and the scaler (child processes live, in-process stand-ins on
-in-memory adapters), submits the trace at ``speed``, samples the system every second
-until every job has a result, then stops the scaler, destroys every machine (each
-drains first), stops the deployer and removes what the run created: machine records,
-its jobs still queued, leftover state reports (its results it reads from the kept
-results, which it leaves as they are). The record it returns has the same shape as a
-simulated one.
+in-memory adapters), submits the trace on the trace's clock (``settings.clock``: at speed
+10 every component runs ten times faster, so every time is in trace seconds), samples
+the system every trace second (less often at high speeds) until every job has a result,
+then stops the scaler, destroys every machine (each drains first), stops the deployer
+and removes what the run created: machine records, its jobs still queued, leftover state
+reports (its results it reads from the kept results, which it leaves as they are). The
+record it returns has the same shape as a simulated one.
 
 The ``stop`` event (set by SIGTERM, SIGINT or SIGHUP) ends the submitting and the
 waiting early; the teardown and the cleaning are the same, then ``run`` raises
@@ -42,7 +43,8 @@ from imgproc.settings import Settings
 log = logging.getLogger(__name__)
 S = MachineState
 DESTROY_MARGIN_S = 120.0  # beyond the drain timeout: a VM's destroy, or an interrupted boot
-POLL_S = 0.2
+POLL_S = 0.2  # wall seconds between two looks at the results
+SAMPLE_WALL_S = 0.25  # at most four samples of the fleet per wall second
 
 
 class LiveReplayError(ImgprocError):
@@ -116,7 +118,7 @@ class LiveReplay:
 
     def __init__(self, settings: Settings, trace: Trace, run_id: str, plane: ControlPlane,
                  fleet: CommandedFleet, components: Sequence[Component], clock: Clock,
-                 leftovers: Leftovers, speed: float = 1.0,
+                 leftovers: Leftovers,
                  on_sample: Callable[[int, int, float], None] | None = None,
                  grace_s: float = 120.0, stop: threading.Event | None = None) -> None:
         self.settings = settings
@@ -127,14 +129,14 @@ class LiveReplay:
         self.components = {c.name: c for c in components}
         self.clock = clock
         self.leftovers = leftovers
-        self.speed = speed
+        self.speed = settings.clock.speed
         self.on_sample = on_sample
         self.grace_s = grace_s
         self.stop = stop or threading.Event()
         self.prefix = job_prefix(run_id)
         self.tally = ResultTally()
         self.reports: list[StateReport] = []
-        self.series = SeriesRecorder(1.0)
+        self.series = SeriesRecorder(max(1.0, SAMPLE_WALL_S * self.speed))
         self.submission: TraceSubmission | None = None
         self._machines_starting = False
         self.withdrawn = 0
@@ -223,8 +225,8 @@ class LiveReplay:
         ``grace_s`` passes after the trace's end with no new result and no machine
         starting. Returns when it stopped, in seconds since ``t0``."""
         publisher = self.plane.publisher(f"replay {self.run_id}")
-        self.submission = TraceSubmission(self.trace, publisher, t0, self.speed, self.prefix)
-        trace_end = t0 + self.trace.duration_s / self.speed
+        self.submission = TraceSubmission(self.trace, publisher, t0, prefix=self.prefix)
+        trace_end = t0 + self.trace.duration_s
         deadline = trace_end + self.grace_s
         # Machines on their way keep the run waiting, but not forever (a deployer that died
         # leaves machines preparing): at most one boot timeout past the trace's end.
@@ -250,12 +252,13 @@ class LiveReplay:
 
     def _pause(self, now: float) -> float:
         """Until the next poll, or the next job's arrival if sooner."""
+        poll = POLL_S * self.speed
         due = self.submission.next_due_at if self.submission else None
-        return POLL_S if due is None else max(0.0, min(POLL_S, due - now))
+        return poll if due is None else max(0.0, min(poll, due - now))
 
     def _sample(self, now: float) -> None:
         recorder = self.series
-        if recorder.rows["t"] and now - recorder.rows["t"][-1] < 1.0:
+        if recorder.rows["t"] and now - recorder.rows["t"][-1] < recorder.step_s:
             return
         machines = self.plane.registry.machines()
         # Whether a machine is on its way (a VM may take minutes; the deployer fails one
@@ -298,7 +301,7 @@ class LiveReplay:
         """Wait until the registry holds no machine, the deployer kept up meanwhile; returns
         the ids of those still there after the drain timeout and a margin."""
         return self.fleet.wait_until_gone(
-            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S,
+            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S * self.speed,
             meanwhile=self._while_machines_go)
 
     def _while_machines_go(self) -> None:
@@ -313,7 +316,7 @@ class LiveReplay:
 
     def _record(self, t0: float, teardown_at: float) -> RunRecord:
         machines = [m for m in self.plane.registry.all_machines() if m.requested_at >= t0 - 1]
-        jobs = job_outcomes(self.trace, self.tally, self.prefix, t0, self.speed)
+        jobs = job_outcomes(self.trace, self.tally, self.prefix, t0)
         finished = [r.finished_at - t0 for r in self.tally.results.values()]
         return RunRecord(
             trace=self.trace.name, policy=self.settings.policy, backend="live", jobs=jobs,

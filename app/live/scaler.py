@@ -113,7 +113,8 @@ class LiveScaler:
         self.begin()
         while not (stop.is_set() or election.should_stop()):
             self.round(leading=lambda: not election.should_stop())
-            election.wait_stop(self.settings.scaler.interval_s)
+            # the interval is in trace seconds; the election's wait in wall seconds
+            election.wait_stop(self.settings.scaler.interval_s / self.settings.clock.speed)
         log.info("scaler %s stops leading", self.identifier)
 
     def _apply(self, config: ScalerConfig) -> None:

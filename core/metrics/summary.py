@@ -24,6 +24,8 @@ KEY_DOCS: dict[str, str] = {
     "trace": "name of the workload trace",
     "policy": "name of the scaling policy",
     "backend": "where the run happened (e.g. simulated or live)",
+    "speed": "trace seconds per wall second a live run played at, every time here being in "
+             "trace seconds; null for a simulated run",
     "duration_s": "length of the run, seconds",
     "jobs_submitted": "jobs submitted, count",
     "jobs_completed": "jobs that finished without error, count",
@@ -105,6 +107,7 @@ def summarize(
         "trace": record.trace,
         "policy": record.policy,
         "backend": record.backend,
+        "speed": record.params.get("speed"),
         "duration_s": float(record.duration_s),
         "jobs_submitted": lat.submitted,
         "jobs_completed": lat.completed,

@@ -13,12 +13,12 @@ from polling import collect_until
 
 from imgproc.adapters.rabbit import RabbitResultFeed
 from imgproc.adapters.trace_files import read_trace
-from imgproc.bootstrap.live import build_live_replay, child_processes
+from imgproc.bootstrap.live import build_live_replay, child_processes, on_trace_clock_from_now
+from imgproc.bootstrap.sim import summarise_run
+from imgproc.core.clock import ClockSettings
 from imgproc.core.machines import MachineState
-from imgproc.core.metrics.summary import summarize
 from imgproc.core.results import ResultTally
 from imgproc.core.scaler import ScalerLimits
-from imgproc.live.record import scaled_service
 from imgproc.settings import ProviderSettings, Settings
 
 pytestmark = pytest.mark.services
@@ -33,12 +33,11 @@ DELIVERY_LIMIT = 10
 class ReplayThread:
     """The live replay on a thread, its deployer and scaler shown in (and stopped by) the rig."""
 
-    def __init__(self, rig: LiveRig, settings: Settings, trace, speed: float,
-                 grace_s: float) -> None:
+    def __init__(self, rig: LiveRig, settings: Settings, trace, grace_s: float) -> None:
+        settings = on_trace_clock_from_now(settings)  # one trace clock for the whole run
         children = child_processes(settings)
         rig.processes.extend(children)
-        self.replay = build_live_replay(settings, trace, speed, components=children,
-                                        grace_s=grace_s)
+        self.replay = build_live_replay(settings, trace, components=children, grace_s=grace_s)
         self.record = None
         self.error: BaseException | None = None
 
@@ -55,7 +54,8 @@ class ReplayThread:
 
 
 def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
-    # 40 jobs of 1.2 s (at speed 4) arriving over 10 s on 4 workers: they stay busy throughout.
+    # 40 jobs of 4.8 trace seconds (1.2 s at speed 4) arriving over 10 s on 4 workers: they
+    # stay busy throughout.
     path = rig.tmp_path / "drops.jsonl"
     write_trace(path, JOBS, every_s=1.0, service_s=SERVICE_S)
     trace = read_trace(path).trace
@@ -65,13 +65,14 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
     rabbit = rig.rabbit.model_copy(update={"delivery_limit": DELIVERY_LIMIT})
     settings = Settings(
         policy="constantsize", policy_params={"size": SIZE},
-        rabbit=rabbit, zk=rig.zk, scaler=ScalerLimits(interval_s=0.5),
+        rabbit=rabbit, zk=rig.zk, scaler=ScalerLimits(interval_s=2.0),
+        clock=ClockSettings(speed=SPEED),
         provider=ProviderSettings(state_dir=rig.state_dir, drain_timeout_s=20),
     )
     # every result published, counted apart from the replay
     witness = rig.keep(RabbitResultFeed(rabbit, durable=True))
     spared = set(rig.connections())  # the witness's own connection
-    running = ReplayThread(rig, settings, trace, SPEED, grace_s=60)
+    running = ReplayThread(rig, settings, trace, grace_s=240)
     replay = running.replay
     expected = {replay.prefix + job_id for job_id in trace.ids}
     runner = running.start()
@@ -122,11 +123,10 @@ def test_connections_closed_by_the_broker_lose_no_job_and_count_none_twice(rig):
     assert set(replay.tally.results) == expected
     assert replay.tally.failed == 0
     assert record.jobs.duplicates == replay.tally.duplicates
-    summary = summarize(record, trace.arrival_s / SPEED, scaled_service(trace, SPEED),
-                        slo_s=settings.slo_s, demand_window_s=settings.demand_window_s,
-                        price_per_hour=settings.price_per_hour)
+    summary = summarise_run(settings, trace, record).summary
     assert summary["jobs_completed"] == JOBS and summary["jobs_lost"] == 0, summary
-    assert summary["work_seconds"] == pytest.approx(JOBS * SERVICE_S / SPEED), "once per job"
+    assert summary["work_seconds"] == pytest.approx(JOBS * SERVICE_S), "once per job"
+    assert summary["speed"] == SPEED
 
     # What was really published: at least one result per job, and the jobs whose busy
     # worker lost its connection were done twice, which the tally recognises.

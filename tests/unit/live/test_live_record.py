@@ -13,7 +13,7 @@ from imgproc.core.messages import ResultMessage, StateReport
 from imgproc.core.metrics.record import MachineSpan
 from imgproc.core.results import ResultTally
 from imgproc.core.trace import Trace
-from imgproc.live.record import job_outcomes, machine_spans, scaled_service, scaling_actions
+from imgproc.live.record import job_outcomes, machine_spans, scaling_actions
 
 S = MachineState
 THUMB = (Thumbnail(op="thumbnail", size=64),)
@@ -36,24 +36,6 @@ def result(job_id: str, submitted: float, started: float, finished: float,
                          started_at=T0 + started, finished_at=T0 + finished, status=status)
 
 
-# ---- scaled_service ----------------------------------------------------------------
-
-
-def test_only_simulated_jobs_have_their_service_time_divided_by_the_speed():
-    t = trace()
-
-    service = scaled_service(t, speed=2.0)
-
-    np.testing.assert_array_equal(service, [2.0, 1.0, 6.0, math.nan, 4.0])
-    np.testing.assert_array_equal(t.service_s, [4.0, 2.0, 6.0, math.nan, 8.0])  # untouched
-
-
-def test_at_speed_one_service_times_are_as_recorded():
-    t = trace()
-
-    np.testing.assert_array_equal(scaled_service(t, speed=1.0), t.service_s)
-
-
 # ---- job_outcomes ------------------------------------------------------------------
 
 
@@ -65,21 +47,22 @@ def test_job_outcomes_take_each_jobs_times_from_its_result_relative_to_the_start
     tally.add(result("run1-a", submitted=0.1, started=3.0, finished=5.0))  # a duplicate
     tally.add(result("e", submitted=4.0, started=4.0, finished=9.0))  # another run's job
 
-    jobs = job_outcomes(trace(), tally, "run1-", T0, speed=2.0)
+    jobs = job_outcomes(trace(), tally, "run1-", T0)
 
-    np.testing.assert_allclose(jobs.submit_s, [0.1, 1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(jobs.submit_s, [0.1, 1.0, 2.0, 6.0, 8.0])
     np.testing.assert_allclose(jobs.start_s[:3], [0.2, 1.5, 2.5])
     np.testing.assert_allclose(jobs.end_s[:3], [2.2, 2.5, 8.5])
     assert jobs.failed.tolist() == [False, True, False, False, False]
-    np.testing.assert_array_equal(jobs.service_s, [2.0, 1.0, 6.0, math.nan, 4.0])
+    # in trace seconds, as the trace has them: every component ran on the trace's clock
+    np.testing.assert_array_equal(jobs.service_s, [4.0, 2.0, 6.0, math.nan, 8.0])
     assert jobs.duplicates == 1
 
 
 def test_a_job_without_a_result_is_lost_its_times_unknown_and_its_submission_as_planned():
-    jobs = job_outcomes(trace(), ResultTally(), "run1-", T0, speed=2.0)
+    jobs = job_outcomes(trace(), ResultTally(), "run1-", T0)
 
     assert np.isnan(jobs.start_s).all() and np.isnan(jobs.end_s).all()
-    np.testing.assert_array_equal(jobs.submit_s, [0.0, 1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(jobs.submit_s, [0.0, 2.0, 4.0, 6.0, 8.0])
     assert not jobs.failed.any()
     assert jobs.duplicates == 0
 
