@@ -49,6 +49,9 @@ def run_options(func):
         click.option("--max-workers", type=int, help="Upper bound on workers [50]."),
         click.option("--min-workers", type=int, help="Lower bound on workers [1]."),
         click.option("--seed", type=int, help="Seed for the simulator's randomness [0]."),
+        click.option("--profile", help="Simulator: add the live system's costs measured in "
+                                       "this profile (a file from `imgproc calibrate`, or a "
+                                       "shipped name: local) [none]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -56,10 +59,11 @@ def run_options(func):
 
 
 def run_flags(slo_s, boot_delay_s, release_delay_s, interval_s, max_workers, min_workers,
-              seed) -> dict:
+              seed, profile) -> dict:
     return {
         "slo_s": slo_s,
-        "sim": {"boot_delay_s": boot_delay_s, "release_delay_s": release_delay_s, "seed": seed},
+        "sim": {"boot_delay_s": boot_delay_s, "release_delay_s": release_delay_s, "seed": seed,
+                "profile": profile},
         "scaler": {"interval_s": interval_s, "max_workers": max_workers,
                    "min_workers": min_workers},
     }

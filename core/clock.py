@@ -42,6 +42,11 @@ class ClockSettings(BaseModel):
         description="the wall time (Unix seconds) at which the trace clock reads the same "
                     "as the wall clock; unset: the epoch (a live replay sets it)")
 
+    def of_wall(self, wall_s: float) -> float:
+        """A period of the machinery, not of the experiment (a check, a refresh, a retry),
+        meant in wall seconds, in trace seconds: at any speed it loads the host alike."""
+        return wall_s * self.speed
+
 
 class TraceClock:
     """``base`` run ``speed`` times faster from ``origin``: a live run at ``--speed 10``

@@ -45,7 +45,8 @@ DEFAULT_TRACE = Path("workloads/burst.jsonl")
               help="Leave out invalid trace lines (each is reported).")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=1000),
               help="Live: run every component on the trace's clock, this many times faster "
-                   "(every time, in flags and in the summary, in trace seconds) [1].")
+                   "(every time, in flags and in the summary, in trace seconds); simulator "
+                   "with --profile: predict a live run at this speed [1].")
 @click.option("--provider", type=click.Choice(provider_names(runs_workers=True)),
               help="Live: how machines are made, local processes or VMs [local].")
 @click.option("--trace", "console_trace",
@@ -59,7 +60,7 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, spee
     flags = run_flags(**run)
     if backend == "live":
         flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
-        flags["clock"] = {"speed": speed}
+    flags["clock"] = {"speed": speed}  # the simulator: a profile's costs at this speed
     settings = settings_from_flags(
         config, policy=policy, policy_params=parse_params(params) or None, backend=backend, **flags,
     )

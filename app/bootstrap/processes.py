@@ -60,9 +60,10 @@ from imgproc.core.ports import (
 from imgproc.core.results import LiveQueueProbe
 from imgproc.core.scaler import Scaler
 from imgproc.core.worker import SimulatedWork, Worker
-from imgproc.live.deployer import MACHINE_THREADS, DeployerService
+from imgproc.live.deployer import CHECK_EVERY_S, MACHINE_THREADS, RETRY_DELAYS_S, DeployerService
 from imgproc.live.scaler import LiveScaler, new_machine_id
 from imgproc.live.worker import (
+    PROGRESS_REFRESH_S,
     ImageWork,
     LiveWorker,
     ProgressRecords,
@@ -133,7 +134,8 @@ def build_worker(settings: Settings, machine_id: str, stop: threading.Event, *,
         background = UpdatesInBackground(registry, f"progress-{machine_id}")
         closers.callback(background.close)
         records = background
-    progress = RegistryProgress(records, machine_id, clock)
+    progress = RegistryProgress(records, machine_id, clock,
+                                refresh_s=settings.clock.of_wall(PROGRESS_REFRESH_S))
     worker = Worker(machine_id, source, sink, work, simulated, clock, progress,
                     runner=JobThread(f"job-{machine_id}"), max_job_s=w.max_job_s)
     return LiveWorker(machine_id, worker, registry, liveness,
@@ -172,9 +174,12 @@ def build_deployer(settings: Settings, stop: threading.Event | None = None, *,
                                               settings.model_dump(mode="json"))
     executor = executor or ThreadPoolExecutor(max_workers=MACHINE_THREADS,
                                               thread_name_prefix="machine")
+    of_wall = settings.clock.of_wall
     return DeployerService(registry, provider, bus, clock or trace_clock(settings, stop), executor,
                            p.boot_timeout_s, close=closers.close, owner=owner,
-                           retryable=(RegistryUnavailable, WriteConflict))
+                           retryable=(RegistryUnavailable, WriteConflict),
+                           retry_delays_s=[of_wall(d) for d in RETRY_DELAYS_S],
+                           check_every_s=of_wall(CHECK_EVERY_S))
 
 
 def check_runs_workers(settings: Settings) -> None:

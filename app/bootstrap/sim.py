@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from imgproc.adapters.profile_files import read_profile
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.metrics.summary import summarize
 from imgproc.core.policies import build_policy, policy_arguments
-from imgproc.core.sim.simulator import Simulation
+from imgproc.core.sim.simulator import SimSettings, Simulation
 from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 
@@ -34,7 +35,17 @@ def build_simulation(
     """A simulation of ``trace`` under the configured (or named) policy."""
     name = policy_name or settings.policy
     policy = build_policy(name, policy_params(settings, name, settings.sim.boot_delay_s))
-    return Simulation(trace, policy, settings.scaler, settings.sim, on_sample=on_sample)
+    return Simulation(trace, policy, settings.scaler, sim_settings(settings),
+                      on_sample=on_sample)
+
+
+def sim_settings(settings: Settings) -> SimSettings:
+    """The simulator's settings, with the profile's costs (if one is named) at the speed of
+    the live run it predicts."""
+    if settings.sim.profile is None:
+        return settings.sim
+    costs = read_profile(settings.sim.profile).at_speed(settings.clock.speed)
+    return settings.sim.model_copy(update={"costs": costs})
 
 
 def policy_params(settings: Settings, name: str, boot_delay_s: float) -> dict:

@@ -14,7 +14,9 @@ def main() -> None:
 def _register() -> None:
     from imgproc.cli.box import box
     from imgproc.cli.broker import broker
+    from imgproc.cli.calibrate import calibrate
     from imgproc.cli.compare import compare
+    from imgproc.cli.fidelity import fidelity
     from imgproc.cli.job import job
     from imgproc.cli.live import deployer, scaler, submit, worker, zk
     from imgproc.cli.photos import photos
@@ -25,6 +27,8 @@ def _register() -> None:
     main.add_command(workload)
     main.add_command(policies)
     main.add_command(compare)
+    main.add_command(calibrate)
+    main.add_command(fidelity)
     main.add_command(photos)
     main.add_command(box)
     main.add_command(broker)

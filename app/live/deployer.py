@@ -117,7 +117,8 @@ class DeployerService:
                  executor: Executor, boot_timeout_s: float,
                  close: Callable[[], None] = lambda: None, *, owner: str = "deployer",
                  retryable: tuple[type[Exception], ...] = (),
-                 retry_delays_s: Sequence[float] = RETRY_DELAYS_S) -> None:
+                 retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+                 check_every_s: float = CHECK_EVERY_S) -> None:
         """``owner`` names this deployer's machines (:mod:`imgproc.core.deployer`);
         ``retryable``: errors after which a command is tried again (the composition root
         gives the registry's "unreachable for now")."""
@@ -128,6 +129,7 @@ class DeployerService:
         self._close = close
         self.reports = _Reports(bus)
         self.settle = _Settlements(retryable, retry_delays_s)
+        self.check_every_s = check_every_s
         self.deployer = Deployer(registry, provider, clock, boot_timeout_s, report=self.reports,
                                  background=lambda work: self._in_pool(work, "stopping a machine"),
                                  owner=owner)
@@ -149,9 +151,9 @@ class DeployerService:
             self._carry_out(item)
         self.settle.flush(now)
         # a check is due, or the clock was set back (by more than an interval)
-        if now >= self._next_check or now < self._next_check - 2 * CHECK_EVERY_S:
+        if now >= self._next_check or now < self._next_check - 2 * self.check_every_s:
             self._check()
-            self._next_check = self.clock.now() + CHECK_EVERY_S
+            self._next_check = self.clock.now() + self.check_every_s
         self.reports.flush()
 
     def _check(self) -> None:

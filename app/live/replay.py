@@ -45,6 +45,7 @@ S = MachineState
 DESTROY_MARGIN_S = 120.0  # beyond the drain timeout: a VM's destroy, or an interrupted boot
 POLL_S = 0.2  # wall seconds between two looks at the results
 SAMPLE_WALL_S = 0.25  # at most four samples of the fleet per wall second
+SCALER_READY_WALL_S = 60.0  # a scaler that has not taken the run's policy by then failed
 
 
 class LiveReplayError(ImgprocError):
@@ -153,10 +154,12 @@ class LiveReplay:
             raise
         try:
             self._remove_dead_runs(dead)
+            asked_at = self.clock.now()
             plane.config.write(ScalerConfig(policy=s.policy, params=s.policy_params,
-                                            requested_at=self.clock.now()))
+                                            requested_at=asked_at))
             for component in self.components.values():
                 component.start()
+            self._wait_for_scaler(asked_at)
             t0 = self.clock.now()
             teardown_at = self._play(t0)
             interrupted = self.stop.is_set()
@@ -168,6 +171,22 @@ class LiveReplay:
         if record is None:
             raise LiveReplayInterrupted(self.tally.completed, len(self.trace), self.withdrawn)
         return record
+
+    def _wait_for_scaler(self, asked_at: float) -> None:
+        """Start the trace once the scaler leads with the run's policy, as the simulator's
+        does at 0: a scaler still starting (a second or two of Python, tens of trace
+        seconds at high speeds) is not part of the experiment."""
+        deadline = self.clock.now() + SCALER_READY_WALL_S * self.speed
+        while not self.stop.is_set() and self.clock.now() < deadline:
+            status = self.plane.status.read()
+            if (status is not None and status.applied_at >= asked_at
+                    and status.policy == self.settings.policy):
+                return
+            self.clock.sleep(POLL_S * self.speed)
+        if not self.stop.is_set():
+            raise LiveReplayError(
+                f"the scaler did not apply policy {self.settings.policy!r} within "
+                f"{SCALER_READY_WALL_S:.0f} s: see its log")
 
     def _check_fleet(self) -> list[RunClaim]:
         """Refuse to run beside a running fleet; return the claims of dead replays, whose

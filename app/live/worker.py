@@ -26,6 +26,7 @@ from imgproc.core.ports import Liveness, MachineRegistry
 from imgproc.core.worker import JobOutput, Worker
 
 log = logging.getLogger(__name__)
+PROGRESS_REFRESH_S = 1.0
 S = MachineState
 
 
@@ -62,7 +63,7 @@ class RegistryProgress:
     """
 
     def __init__(self, registry: ProgressRecords, machine_id: str, clock: Clock,
-                 refresh_s: float = 1.0) -> None:
+                 refresh_s: float = PROGRESS_REFRESH_S) -> None:
         self.registry = registry
         self.machine_id = machine_id
         self.refresh_s = refresh_s

@@ -26,6 +26,8 @@ class SimMachine:
     released_at: float | None = None
     job: int = IDLE
     jobs_done: int = 0
+    boot_at: float = 0.0  # when it will be ready, once booting
+    start_cost: float = 0.0  # the live start it pays beyond the boot delay
 
     def move(self, state: MachineState, at: float) -> None:
         check_transition(self.id, self.state, state)

@@ -28,6 +28,7 @@ from imgproc.core.metrics.record import JobOutcomes, RunRecord
 from imgproc.core.observation import QueueStats
 from imgproc.core.policies.base import Policy
 from imgproc.core.scaler import RoundReport, Scaler, ScalerLimits
+from imgproc.core.sim.costs import LiveCosts
 from imgproc.core.sim.machines import IDLE, SimMachine
 from imgproc.core.sim.series import SeriesRecorder
 from imgproc.core.trace import Trace
@@ -48,6 +49,13 @@ class SimSettings(BaseModel):
     max_overrun_s: float = Field(
         default=86_400.0, gt=0, description="give up this long after the last arrival")
     seed: int = Field(default=0, description="seed for boot jitter")
+    profile: str | None = Field(
+        default=None, description="model the live system's costs measured in this profile "
+                                  "(a file, or a shipped name: local); unset: the clean model")
+    costs: LiveCosts = Field(
+        default_factory=LiveCosts,
+        description="what the live system costs beyond this model, trace seconds (the "
+                    "profile's, at the clock's speed)")
 
 
 class Simulation:
@@ -73,6 +81,10 @@ class Simulation:
         self.scaler = Scaler(policy, self, self, self, self.clock, self.limits)
         self.on_sample = on_sample
         self._rng = random.Random(self.settings.seed)
+        self._costs = self.settings.costs
+        self._overhead = self._costs.job_overhead_s
+        self._requested_at: float = -math.inf
+        self._together: list[SimMachine] = []
         self._arrivals: list[float] = trace.arrival_s.tolist()
         self._services: list[float] = trace.service_s.tolist()
         n = len(self._arrivals)
@@ -118,8 +130,24 @@ class Simulation:
         boot = self.settings.boot_delay_s
         if self.settings.boot_jitter_s:
             boot += self._rng.uniform(0.0, self.settings.boot_jitter_s)
-        self._schedule(self.now + boot, BOOTED, machine)
+        machine.boot_at = self.now + boot
+        self._schedule(machine.boot_at, BOOTED, machine)
+        self._start_together(machine)
         return machine.id
+
+    def _start_together(self, machine: SimMachine) -> None:
+        """Machines asked for at the same instant (a round's) start together: each one's
+        start costs as many as there are (live, they contend for the cores), so each new one
+        makes the others of its round later (their boot event finds it not yet due)."""
+        if self._requested_at != self.now:
+            self._requested_at, self._together = self.now, []
+        self._together.append(machine)
+        if self._costs.none:
+            return
+        cost = self._costs.start(len(self._together))
+        for m in self._together:
+            m.boot_at = m.boot_at - m.start_cost + cost
+            m.start_cost = cost
 
     def release_machine(self, machine_id: str) -> None:
         machine = self.fleet[machine_id]
@@ -150,6 +178,9 @@ class Simulation:
     def _booted(self, machine: SimMachine) -> None:
         if machine.state is not S.BOOTING:
             return
+        if self.now < machine.boot_at:  # later machines of its round made its start longer
+            self._schedule(machine.boot_at, BOOTED, machine)
+            return
         self._move(machine, S.RUNNING)
         machine.ready_at = self.now
         self._take_next(machine)
@@ -166,21 +197,24 @@ class Simulation:
             machine.job = IDLE
             self.idle[machine.id] = machine
 
-    def _start(self, machine: SimMachine, job: int) -> None:
+    def _start(self, machine: SimMachine, job: int, delay: float = 0.0) -> None:
+        """``machine`` takes ``job`` after ``delay`` (a live job's way to an idle worker);
+        it is free again the job's overhead after the job's end."""
         machine.job = job
         self.busy += 1
-        self.start_s[job] = self.now
+        self.start_s[job] = self.now + delay
         self._seq += 1
-        heapq.heappush(self._events, (self.now + self._services[job], self._seq, COMPLETE, machine))
+        free_at = self.now + delay + self._services[job] + self._overhead
+        heapq.heappush(self._events, (free_at, self._seq, COMPLETE, machine))
 
     def _complete(self, machine: SimMachine) -> None:
         job = machine.job
         self.busy -= 1
         self.completed += 1
-        self.end_s[job] = self.now
+        self.end_s[job] = self.now - self._overhead
         service = self._services[job]
         self.service_total += service
-        self.response_total += self.now - self._arrivals[job]
+        self.response_total += self.end_s[job] - self._arrivals[job]
         machine.jobs_done += 1
         if machine.state is S.DRAINING:
             machine.job = IDLE
@@ -192,7 +226,7 @@ class Simulation:
         self.next_arrival = job + 1
         if self.idle:
             _, machine = self.idle.popitem()
-            self._start(machine, job)
+            self._start(machine, job, self._costs.dispatch_s)
         else:
             self.queue.append(job)
 

@@ -1,0 +1,1 @@
+"""Profiles shipped with imgproc: what the live system costs, measured by ``imgproc calibrate``."""
