@@ -99,8 +99,15 @@ class LocalProvider:
     def _process(self, machine_id: str) -> psutil.Process | None:
         """The live process of a machine, checked against pid reuse."""
         child = self._children.get(machine_id)
-        if child is not None and child.poll() is not None:
-            return None
+        if child is not None:
+            # Our own child, not yet reaped, so its pid cannot have been reused; its command
+            # line is not checked: between fork and exec (long, on a loaded host) it is ours.
+            if child.poll() is not None:
+                return None
+            try:
+                return psutil.Process(child.pid)
+            except psutil.Error:
+                return None
         try:
             record = json.loads(self._pid_file(machine_id).read_text())
             if record["pid"] is None:

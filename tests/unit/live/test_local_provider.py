@@ -94,6 +94,24 @@ def test_a_started_machine_has_an_address_and_is_alive(make_provider, out_dir):
     assert json.loads((provider.state_dir / "w1.json").read_text())["pid"] == pid
 
 
+def test_a_started_worker_is_alive_whatever_its_command_line_shows(tmp_path):
+    # Between fork and exec (long on a loaded host) a child's command line is its parent's;
+    # this one's never names the machine: ``sh -c "exec sleep 30" --machine-id w1``. The
+    # deployer saw such machines as gone while booting and failed them.
+    provider = LocalProvider(tmp_path / "state", ["sh", "-c", "exec sleep 30"])
+    try:
+        provider.start("w1")
+
+        assert provider.alive() == {"w1"}
+        wait_for(lambda: "w1" not in psutil.Process(provider._children["w1"].pid).cmdline(),
+                 "the exec", timeout_s=10.0)
+        assert provider.alive() == {"w1"}
+    finally:
+        provider._children["w1"].kill()
+        provider._children["w1"].wait(5)
+    assert provider.alive() == set()
+
+
 def test_a_stopped_machine_finishes_its_work_and_exits_and_is_no_longer_alive(
         make_provider, out_dir):
     provider = make_provider(drain_timeout_s=10.0)
