@@ -169,10 +169,12 @@ class Scaler:
     def _cooling(now: float, since: float | None, cooldown: float) -> bool:
         return since is not None and now - since < cooldown
 
-    def run_once(self, may_act: Callable[[], bool] = lambda: True) -> RoundReport:
-        """One round; an error is caught, logged and reported, never raised. ``may_act`` is
-        asked right before each command: once it says no, the round sends no more."""
-        now = self.clock.now()
+    def run_once(self, may_act: Callable[[], bool] = lambda: True,
+                 now: float | None = None) -> RoundReport:
+        """One round, as of ``now`` (by default the clock's); an error is caught, logged and
+        reported, never raised. ``may_act`` is asked right before each command: once it
+        says no, the round sends no more."""
+        now = self.clock.now() if now is None else now
         report = RoundReport(now=now)
         try:
             obs, machines = self.observe(now)

@@ -60,6 +60,16 @@ def initial_config(store: ConfigStore, settings: Settings, now: float) -> Scaler
     return config
 
 
+def next_round(due: float, interval_s: float, now: float) -> float:
+    """When the round after the one due at ``due`` is due: rounds keep a fixed schedule, as
+    the simulator's do, and each is stamped with its time on it, so that a policy's windows
+    and cooldowns (whole numbers of intervals) do not turn on a round's few milliseconds of
+    lateness. A round later than a whole interval (a pause, an outage) starts the schedule
+    anew from now."""
+    following = due + interval_s
+    return following if following > now else now
+
+
 class LiveScaler:
     """The leader's work: apply the configuration, then decide every interval.
 
@@ -87,13 +97,15 @@ class LiveScaler:
         self.config.watch(self.pending.put)
         log.info("scaler %s leads", self.identifier)
 
-    def round(self, leading: Callable[[], bool] = lambda: True) -> None:
-        """Apply a pending config change, then decide once; ``leading`` is asked right before
-        each command, so that a scaler that lost its leadership meanwhile sends none."""
+    def round(self, leading: Callable[[], bool] = lambda: True,
+              at: float | None = None) -> None:
+        """Apply a pending config change, then decide once (as of ``at``, the round's time on
+        its schedule; by default now); ``leading`` is asked right before each command, so
+        that a scaler that lost its leadership meanwhile sends none."""
         change = self.pending.take()
         if change is not None:
             self._apply(change)
-        report = self.scaler.run_once(may_act=leading)
+        report = self.scaler.run_once(may_act=leading, now=at)
         if report.decision is not None:
             log.info("round: %s -> %s (+%d -%d)", report.decision.reason,
                      report.decision.desired, len(report.started), len(report.released))
@@ -105,16 +117,20 @@ class LiveScaler:
             self.begin()
             self._next_round = now
         if now >= self._next_round:
-            self.round()
-            self._next_round = now + self.settings.scaler.interval_s
+            self.round(at=self._next_round)
+            self._next_round = next_round(self._next_round, self.settings.scaler.interval_s,
+                                          now)
 
     def lead(self, election: Election, stop: threading.Event) -> None:
         """Decide every interval while this scaler leads and nobody asked it to stop."""
         self.begin()
+        interval, speed = self.settings.scaler.interval_s, self.settings.clock.speed
+        due = self.clock.now()
         while not (stop.is_set() or election.should_stop()):
-            self.round(leading=lambda: not election.should_stop())
-            # the interval is in trace seconds; the election's wait in wall seconds
-            election.wait_stop(self.settings.scaler.interval_s / self.settings.clock.speed)
+            self.round(leading=lambda: not election.should_stop(), at=due)
+            due = next_round(due, interval, self.clock.now())
+            # the schedule is on the trace's clock; the election's wait in wall seconds
+            election.wait_stop(max(0.0, due - self.clock.now()) / speed)
         log.info("scaler %s stops leading", self.identifier)
 
     def _apply(self, config: ScalerConfig) -> None:
