@@ -46,6 +46,7 @@ DESTROY_MARGIN_S = 120.0  # beyond the drain timeout: a VM's destroy, or an inte
 POLL_S = 0.2  # wall seconds between two looks at the results
 SAMPLE_WALL_S = 0.25  # at most four samples of the fleet per wall second
 SCALER_READY_WALL_S = 60.0  # a scaler that has not taken the run's policy by then failed
+SCALER_POLL_WALL_S = 0.02
 
 
 class LiveReplayError(ImgprocError):
@@ -140,6 +141,7 @@ class LiveReplay:
         self.series = SeriesRecorder(max(1.0, SAMPLE_WALL_S * self.speed))
         self.submission: TraceSubmission | None = None
         self._machines_starting = False
+        self._t0 = 0.0
         self.withdrawn = 0
 
     def run(self) -> RunRecord:
@@ -159,8 +161,7 @@ class LiveReplay:
                                             requested_at=asked_at))
             for component in self.components.values():
                 component.start()
-            self._wait_for_scaler(asked_at)
-            t0 = self.clock.now()
+            t0 = self._wait_for_scaler(asked_at)
             teardown_at = self._play(t0)
             interrupted = self.stop.is_set()
             self._teardown()
@@ -172,19 +173,20 @@ class LiveReplay:
             raise LiveReplayInterrupted(self.tally.completed, len(self.trace), self.withdrawn)
         return record
 
-    def _wait_for_scaler(self, asked_at: float) -> None:
-        """Start the trace once the scaler leads with the run's policy, as the simulator's
-        does at 0: a scaler still starting (a second or two of Python, tens of trace
-        seconds at high speeds) is not part of the experiment."""
+    def _wait_for_scaler(self, asked_at: float) -> float:
+        """When the scaler began to lead with the run's policy, its first round right after
+        (the simulator's round at 0), the trace's start: a scaler still starting (a second
+        or two of Python, tens of trace seconds at high speeds) is not the experiment's."""
         deadline = self.clock.now() + SCALER_READY_WALL_S * self.speed
         while not self.stop.is_set() and self.clock.now() < deadline:
             status = self.plane.status.read()
             if (status is not None and status.applied_at >= asked_at
                     and status.policy == self.settings.policy):
-                return
-            self.clock.sleep(POLL_S * self.speed)
-        if not self.stop.is_set():
-            raise LiveReplayError(
+                return min(status.applied_at, self.clock.now())
+            self.clock.sleep(SCALER_POLL_WALL_S * self.speed)
+        if self.stop.is_set():
+            return self.clock.now()
+        raise LiveReplayError(
                 f"the scaler did not apply policy {self.settings.policy!r} within "
                 f"{SCALER_READY_WALL_S:.0f} s: see its log")
 
@@ -244,6 +246,7 @@ class LiveReplay:
         ``grace_s`` passes after the trace's end with no new result and no machine
         starting. Returns when it stopped, in seconds since ``t0``."""
         publisher = self.plane.publisher(f"replay {self.run_id}")
+        self._t0 = t0
         self.submission = TraceSubmission(self.trace, publisher, t0, prefix=self.prefix)
         trace_end = t0 + self.trace.duration_s
         deadline = trace_end + self.grace_s
@@ -270,10 +273,13 @@ class LiveReplay:
         return self.clock.now() - t0
 
     def _pause(self, now: float) -> float:
-        """Until the next poll, or the next job's arrival if sooner."""
-        poll = POLL_S * self.speed
-        due = self.submission.next_due_at if self.submission else None
-        return poll if due is None else max(0.0, min(poll, due - now))
+        """Until the next poll, or the next job's arrival or sample if sooner."""
+        wake = [POLL_S * self.speed]
+        if self.submission and (due := self.submission.next_due_at) is not None:
+            wake.append(due - now)
+        if sampled := self.series.rows["t"]:
+            wake.append(self._t0 + sampled[-1] + self.series.step_s - now)
+        return max(0.0, min(wake))
 
     def _sample(self, now: float) -> None:
         recorder = self.series
