@@ -22,6 +22,7 @@ from imgproc.core.calibration import (
     jobs_trace,
     start_costs,
     start_trace,
+    stop_times,
     typical,
 )
 from imgproc.core.clock import ClockSettings
@@ -56,22 +57,25 @@ def calibrate(settings: Settings, name: str, stop: threading.Event,
               run: Callable[[Settings, Trace, threading.Event], RunRecord] = replay) -> Profile:
     """Run the measuring replays and return the profile they make."""
     points: list[tuple[int, float]] = []
+    stops: list[float] = []
     for workers in starts:
         record = run(calibration_settings(settings, workers), start_trace(workers), stop)
         costs = start_costs(record)
         points += [(workers, cost) for cost in costs]
+        stops += stop_times(record)
         say(f"{workers} starting at once: start {_spread(costs)} s")
     fit = fit_starts(points)
     record = run(calibration_settings(settings, 1), jobs_trace(batch, spaced), stop)
     gaps = job_gaps(record, 0, batch)
     waits = dispatch_waits(record, batch)
     say(f"between two jobs: {_spread(gaps)} s; an idle worker takes a job in "
-        f"{_spread(waits)} s")
+        f"{_spread(waits)} s; a released worker is gone in {_spread(stops)} s")
     return Profile(
         name=name, measured_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=describe_host(), provider=settings.provider.kind,
         start_s=round(fit.alone_s, 4), start_per_concurrent_s=round(fit.per_concurrent_s, 4),
         dispatch_s=round(typical(waits), 4), job_overhead_s=round(typical(gaps), 4),
+        stop_s=round(typical(stops), 4),
     )
 
 

@@ -11,6 +11,9 @@ boot delay, so that what is measured is the system's own cost:
   next one's start) are a busy worker's time between two jobs; then jobs spaced out,
   each finding the worker idle, whose wait from submission to start is the dispatch.
 
+Each run ends by releasing every machine once its last job is done: release to gone is
+a worker's stop.
+
 The traces are built here, so what is measured and how it is read stay side by side.
 """
 
@@ -54,6 +57,15 @@ def start_costs(record: RunRecord, boot_delay_s: float = 0.0) -> list[float]:
     never got ready are left out)."""
     return sorted(m.ready_at - m.requested_at - boot_delay_s for m in record.machines
                   if m.ready_at is not None and not m.failed)
+
+
+def stop_times(record: RunRecord) -> list[float]:
+    """Each machine's release to gone, from the end of the run's last job (the replay
+    releases every machine then): an upper bound by the replay's poll, a fifth of a
+    second."""
+    last_end = float(np.nanmax(record.jobs.end_s)) if len(record.jobs.end_s) else math.nan
+    return [m.released_at - last_end for m in record.machines
+            if m.released_at is not None and math.isfinite(last_end) and not m.failed]
 
 
 def job_gaps(record: RunRecord, first: int, last: int) -> list[float]:

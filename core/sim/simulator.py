@@ -83,6 +83,7 @@ class Simulation:
         self._rng = random.Random(self.settings.seed)
         self._costs = self.settings.costs
         self._overhead = self._costs.job_overhead_s
+        self._release_s = self.settings.release_delay_s + self._costs.stop_s
         self._requested_at: float = -math.inf
         self._together: list[SimMachine] = []
         self._arrivals: list[float] = trace.arrival_s.tolist()
@@ -173,7 +174,7 @@ class Simulation:
 
     def _tear_down(self, machine: SimMachine) -> None:
         self._move(machine, S.DESTROYING)
-        self._schedule(self.now + self.settings.release_delay_s, RELEASED, machine)
+        self._schedule(self.now + self._release_s, RELEASED, machine)
 
     def _booted(self, machine: SimMachine) -> None:
         if machine.state is not S.BOOTING:

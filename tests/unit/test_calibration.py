@@ -16,6 +16,7 @@ from imgproc.core.calibration import (
     jobs_trace,
     start_costs,
     start_trace,
+    stop_times,
 )
 from imgproc.core.metrics.record import JobOutcomes, MachineSpan, RunRecord, TimeSeries
 from imgproc.settings import Settings
@@ -52,6 +53,14 @@ def test_a_fit_never_goes_below_zero_and_one_number_of_workers_alone_has_no_slop
         fit_starts([])
 
 
+def test_a_stop_is_a_machines_release_to_gone_after_the_runs_last_job():
+    machines = [MachineSpan("a", 0.0, 1.0, 9.5), MachineSpan("b", 0.0, 1.0, 9.25),
+                MachineSpan("c", 0.0, 1.0, None)]
+    r = record(machines, submit=[0, 0], start=[2.0, 3.0], end=[8.0, 9.0])
+
+    assert stop_times(r) == pytest.approx([0.5, 0.25])
+
+
 def test_gaps_are_one_jobs_end_to_the_next_ones_start_in_start_order():
     r = record(submit=[0, 0, 0, 5], start=[1.0, 1.5, 1.2, 6.0], end=[1.1, 1.6, 1.3, 6.1])
 
@@ -84,8 +93,9 @@ def test_the_profile_holds_the_fit_the_median_dispatch_and_the_median_gap():
         asked.append((settings.policy_params["size"], len(trace)))
         if trace.name.startswith("calibrate-starts"):
             k = settings.policy_params["size"]
-            return record([MachineSpan(f"m{i}", 0.0, 0.5 + 0.1 * (k - 1), 9.0)
-                           for i in range(k)])
+            return record([MachineSpan(f"m{i}", 0.0, 0.5 + 0.1 * (k - 1), 8.25)
+                           for i in range(k)], submit=[0.0] * k, start=[3.0] * k,
+                          end=[8.0] * k)
         n = len(trace)
         start = np.arange(n) * 0.01
         return record(submit=list(trace.arrival_s), start=list(start),
@@ -99,3 +109,4 @@ def test_the_profile_holds_the_fit_the_median_dispatch_and_the_median_gap():
     assert profile.start_s == pytest.approx(0.5) and profile.start_per_concurrent_s == \
         pytest.approx(0.1)
     assert profile.job_overhead_s == pytest.approx(0.002)
+    assert profile.stop_s == pytest.approx(0.25)

@@ -36,7 +36,7 @@ def run(trace: Trace, workers: int, costs: LiveCosts, boot: float = 30.0):
 
 def test_a_profile_is_measured_in_wall_seconds_and_costs_speed_times_as_many_trace_seconds():
     profile = Profile(name="p", start_s=0.5, start_per_concurrent_s=0.1, dispatch_s=0.003,
-                      job_overhead_s=0.002)
+                      job_overhead_s=0.002, stop_s=0.4)
 
     costs = profile.at_speed(10.0)
 
@@ -44,6 +44,7 @@ def test_a_profile_is_measured_in_wall_seconds_and_costs_speed_times_as_many_tra
     assert costs.start_per_concurrent_s == pytest.approx(1.0)
     assert costs.dispatch_s == pytest.approx(0.03)
     assert costs.job_overhead_s == pytest.approx(0.02)
+    assert costs.stop_s == pytest.approx(4.0)
     assert costs.start(1) == pytest.approx(5.0) and costs.start(4) == pytest.approx(8.0)
 
 
@@ -70,6 +71,13 @@ def test_a_busy_worker_takes_its_next_job_the_overhead_after_the_last_one_ended(
 
     assert list(record.jobs.end_s) == pytest.approx([42.0, 44.25, 46.5])
     assert list(record.jobs.start_s) == pytest.approx([40.0, 42.25, 44.5])
+
+
+def test_a_released_worker_is_billed_until_its_stop_is_over():
+    record = run(trace_of((40.0, 2.0)), 1, LiveCosts(stop_s=3.0))
+
+    [machine] = record.machines
+    assert machine.released_at == pytest.approx(record.duration_s + 3.0)
 
 
 def test_without_costs_the_simulator_is_the_clean_model():
