@@ -61,10 +61,9 @@ def test_a_short_trace_live_at_speed_10_agrees_with_the_simulator_and_its_profil
     assert live["jobs_completed"] == jobs and live["jobs_lost"] == 0, told
     assert live["speed"] == 10.0 and simulated["speed"] is None
     assert live["duration_s"] == pytest.approx(simulated["duration_s"], rel=0.1), told
-    for metric in ("vm_seconds", "machines_peak", "machines_mean"):
+    print(told)
+    for metric in ("response_p95_s", "vm_seconds", "machines_peak", "machines_mean"):
         assert report["differences"][metric]["within"], f"{metric}: {told}"
-    # p95: relative differences of a few tenths of a second say little; absolute ones do
-    assert abs(live["response_p95_s"] - simulated["response_p95_s"]) <= 2.0, told
 
 
 def test_calibrate_measures_the_live_system_into_a_profile_the_simulator_takes(rig):
@@ -86,6 +85,6 @@ def test_calibrate_measures_the_live_system_into_a_profile_the_simulator_takes(r
     profiled = json.loads(run(rig, [str(BIN / "imgproc-tui"), "--replay", str(one),
                                     "--boot-delay", "30", "--profile", str(out_file),
                                     "--json"], 60))
-    # the job waits for the first worker: its start (and the dispatch) come on top
+    # the job waits in the queue for the first worker: that worker's start comes on top
     extra = profiled["response_max_s"] - alone["response_max_s"]
-    assert extra == pytest.approx(profile["start_s"] + profile["dispatch_s"], abs=1e-3)
+    assert extra == pytest.approx(profile["start_s"], abs=1e-3)
