@@ -9,7 +9,6 @@ from here too (``stopped_by_signals``): the console may not import the live proc
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,8 +127,7 @@ def build_live_replay(settings: Settings, trace: Trace, *,
 def on_trace_clock_from_now(settings: Settings) -> Settings:
     """The settings with the trace clock starting now, unless its start is set already:
     every process of the run (this one, its children, their workers) reads the same trace
-    time. Refused for VMs, whose boot and
-    guest clocks run on wall time whatever the speed."""
+    time. Refused for VMs, whose boots and guest clocks run on wall time at any speed."""
     if settings.clock.speed == 1.0 or settings.clock.origin_s is not None:
         return settings
     if provider_entry(settings.provider.kind).wall_time_only:
@@ -137,7 +135,7 @@ def on_trace_clock_from_now(settings: Settings) -> Settings:
             f"--speed {settings.clock.speed:g}: provider {settings.provider.kind!r} makes "
             f"machines that run on wall time (a VM boots as fast as it boots); replay at "
             f"speed 1, or use the local provider")
-    clock = settings.clock.model_copy(update={"origin_s": time.time()})
+    clock = settings.clock.model_copy(update={"origin_s": SystemClock().now()})
     return settings.model_copy(update={"clock": clock})
 
 

@@ -186,9 +186,8 @@ class LiveReplay:
             self.clock.sleep(SCALER_POLL_WALL_S * self.speed)
         if self.stop.is_set():
             return self.clock.now()
-        raise LiveReplayError(
-                f"the scaler did not apply policy {self.settings.policy!r} within "
-                f"{SCALER_READY_WALL_S:.0f} s: see its log")
+        raise LiveReplayError(f"the scaler did not apply policy {self.settings.policy!r} "
+                              f"within {SCALER_READY_WALL_S:.0f} s: see its log")
 
     def _check_fleet(self) -> list[RunClaim]:
         """Refuse to run beside a running fleet; return the claims of dead replays, whose
