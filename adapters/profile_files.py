@@ -30,12 +30,15 @@ def shipped_profiles() -> list[str]:
 
 def read_profile(ref: str) -> Profile:
     """The profile in file ``ref``, or shipped under the name ``ref``."""
-    if ref.endswith(".json") or "/" in ref or os.sep in ref:
+    if ref.endswith(".json") or os.sep in ref or Path(ref).is_file():
         path = Path(ref)
         try:
             text = path.read_text()
         except OSError as exc:
             raise ConfigurationError(f"profile {path}: cannot be read ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"profile {path}: not text (byte {exc.start} is not "
+                                     f"UTF-8): a profile is JSON") from exc
         return parse_profile(text, str(path))
     if ref not in shipped_profiles():
         raise ConfigurationError(f"profile {ref!r}: no such file, nor a shipped profile "
@@ -59,12 +62,17 @@ def parse_profile(text: str, where: str) -> Profile:
 
 def write_profile(path: Path, profile: Profile) -> None:
     """Write ``profile`` to ``path``, whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise ConfigurationError(f"profile {path}: cannot be written ({exc.strerror})") \
+            from exc
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(profile.model_dump_json(indent=2) + "\n")
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise ConfigurationError(f"profile {path}: cannot be written ({exc.strerror})") \
+            from exc

@@ -74,8 +74,9 @@ def calibrate(settings: Settings, name: str, stop: threading.Event,
         name=name, measured_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=describe_host(), provider=settings.provider.kind,
         start_s=round(fit.alone_s, 4), start_per_concurrent_s=round(fit.per_concurrent_s, 4),
-        dispatch_s=round(typical(waits), 4), job_overhead_s=round(typical(gaps), 4),
-        stop_s=round(typical(stops), 4),
+        dispatch_s=round(typical(waits, "dispatch"), 4),
+        job_overhead_s=round(typical(gaps, "the time between jobs"), 4),
+        stop_s=round(typical(stops, "stops"), 4),
     )
 
 

@@ -28,7 +28,7 @@ from imgproc.adapters.zk.settings import ZkSettings
 from imgproc.core.clock import ClockSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.scaler import ScalerLimits
-from imgproc.core.sim.simulator import SimSettings
+from imgproc.core.sim.settings import SimSettings
 from imgproc.core.validation import describe_errors
 from imgproc.core.worker import DEFAULT_MAX_JOB_S
 

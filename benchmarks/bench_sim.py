@@ -18,7 +18,8 @@ from machine import cpu_model
 
 from imgproc.core.policies import build_policy
 from imgproc.core.scaler import ScalerLimits
-from imgproc.core.sim.simulator import SimSettings, Simulation
+from imgproc.core.sim.settings import SimSettings
+from imgproc.core.sim.simulator import Simulation
 from imgproc.core.workload_gen import generate, make_spec
 
 

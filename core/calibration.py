@@ -26,9 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imgproc.core.errors import ImgprocError
 from imgproc.core.jobs import Job
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.trace import Trace
+
+
+class CalibrationError(ImgprocError):
+    """The runs measured nothing to make a profile of (no worker started, no job done)."""
+
 
 BATCH_AT_S = 10.0  # the batch comes once the one worker surely runs
 SPACED_AT_S = 25.0
@@ -61,8 +67,8 @@ def start_costs(record: RunRecord, boot_delay_s: float = 0.0) -> list[float]:
 
 def stop_times(record: RunRecord) -> list[float]:
     """Each machine's release to gone, from the end of the run's last job (the replay
-    releases every machine then): an upper bound by the replay's poll, a fifth of a
-    second."""
+    releases every machine then): an upper bound, by the replay's poll and its stopping of
+    the scaler first (a few tenths of a second in all)."""
     last_end = float(np.nanmax(record.jobs.end_s)) if len(record.jobs.end_s) else math.nan
     return [m.released_at - last_end for m in record.machines
             if m.released_at is not None and math.isfinite(last_end) and not m.failed]
@@ -96,7 +102,8 @@ def fit_starts(points: Sequence[tuple[int, float]]) -> StartFit:
     """The least-squares line through (workers started at once, start cost), kept at or
     above zero; one number of workers alone gives its median and no slope."""
     if not points:
-        raise ValueError("no worker started: nothing to fit")
+        raise CalibrationError("no worker started in the calibration runs: see the "
+                               "deployer's and the workers' logs")
     xs = np.array([k - 1 for k, _ in points], dtype=float)
     ys = np.array([cost for _, cost in points], dtype=float)
     if np.ptp(xs) == 0:
@@ -105,8 +112,8 @@ def fit_starts(points: Sequence[tuple[int, float]]) -> StartFit:
     return StartFit(max(0.0, float(intercept)), max(0.0, float(slope)))
 
 
-def typical(values: Sequence[float]) -> float:
+def typical(values: Sequence[float], what: str) -> float:
     """The median, at or above zero (a clock's jitter can make a tiny cost negative)."""
     if not values:
-        raise ValueError("nothing measured")
+        raise CalibrationError(f"nothing measured of {what}: the calibration run did no job")
     return max(0.0, statistics.median(values))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imgproc.core.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from threading import Event
 
@@ -35,12 +37,12 @@ class ClockSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    speed: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False,
+    speed: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False,
                          description="trace seconds per wall second")
     origin_s: float | None = Field(
         default=None, ge=0, allow_inf_nan=False,
         description="the wall time (Unix seconds) at which the trace clock reads the same "
-                    "as the wall clock; unset: the epoch (a live replay sets it)")
+                    "as the wall clock; a live replay sets it, and a speed needs it")
 
     def of_wall(self, wall_s: float) -> float:
         """A period of the machinery, not of the experiment (a check, a refresh, a retry),
@@ -68,10 +70,16 @@ class TraceClock:
 
 
 def on_trace_time(base: Clock, settings: ClockSettings) -> Clock:
-    """``base`` itself at speed 1, else the trace clock over it."""
+    """``base`` itself at speed 1, else the trace clock over it; a speed without an origin
+    is refused (each process would start its own trace clock, and their times disagree)."""
     if settings.speed == 1.0:
         return base
-    return TraceClock(base, settings.speed, settings.origin_s or 0.0)
+    if settings.origin_s is None:
+        raise ConfigurationError(
+            f"clock.speed {settings.speed:g} needs clock.origin_s, the wall time at which "
+            f"every process of the run starts the trace's clock (a live replay sets it; "
+            f"run the fleet's processes at speed 1 otherwise)")
+    return TraceClock(base, settings.speed, settings.origin_s)
 
 
 class ManualClock:

@@ -43,7 +43,7 @@ DEFAULT_TRACE = Path("workloads/burst.jsonl")
               help="Write series CSV, summary JSON and PNG charts into this folder.")
 @click.option("--skip-invalid", is_flag=True,
               help="Leave out invalid trace lines (each is reported).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=1000),
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=100),
               help="Live: run every component on the trace's clock, this many times faster "
                    "(every time, in flags and in the summary, in trace seconds); simulator "
                    "with --profile: predict a live run at this speed [1].")
@@ -60,7 +60,8 @@ def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, spee
     flags = run_flags(**run)
     if backend == "live":
         flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
-    flags["clock"] = {"speed": speed}  # the simulator: a profile's costs at this speed
+    if trace is not None:  # live: the run's clock; the simulator: a profile's costs at it
+        flags["clock"] = {"speed": speed}
     settings = settings_from_flags(
         config, policy=policy, policy_params=parse_params(params) or None, backend=backend, **flags,
     )

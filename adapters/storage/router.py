@@ -17,7 +17,6 @@ from typing import Any
 
 from imgproc.adapters.storage.local import LocalStore
 from imgproc.adapters.storage.memory import MemoryStore
-from imgproc.adapters.storage.s3 import S3Store, s3_client
 from imgproc.adapters.storage.settings import StorageSettings
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.ports import ObjectStore
@@ -94,6 +93,9 @@ def s3_storage(input_root: str | Path, output_root: str | Path,
     client: list[Any] = []
 
     def open_bucket(bucket: str) -> ObjectStore:
+        # boto3 is a tenth of a second of a worker's start: imported for the first bucket
+        from imgproc.adapters.storage.s3 import S3Store, s3_client
+
         if not client:
             client.append(s3_client(settings))
         return S3Store(client[0], bucket, settings.retry_s)

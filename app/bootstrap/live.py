@@ -37,6 +37,7 @@ from imgproc.bootstrap.processes import (
 from imgproc.core.clock import Clock
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.fleet import CommandedFleet
+from imgproc.core.policies import build_policy, policy_arguments
 from imgproc.core.ports import Component, ControlPlane
 from imgproc.core.submit import submit_trace
 from imgproc.core.trace import Trace
@@ -110,6 +111,7 @@ def build_live_replay(settings: Settings, trace: Trace, *,
     runs on the trace's clock at ``settings.clock.speed``, from this moment."""
     run_id = uuid.uuid4().hex[:8]
     settings = on_trace_clock_from_now(settings)
+    check_policy(settings)
     if components is None:
         check_runs_workers(settings)
         components = child_processes(settings, scaler_identifier=f"replay-{run_id}")
@@ -122,6 +124,14 @@ def build_live_replay(settings: Settings, trace: Trace, *,
     return LiveReplay(settings, trace, run_id, plane, fleet, components, clock,
                       leftovers or Leftovers(NoClaims(), lambda _prefix: 0),
                       on_sample, grace_s, stop)
+
+
+def check_policy(settings: Settings) -> None:
+    """The run's policy and parameters, checked before anything starts: a scaler refuses a
+    bad one (and keeps its last), and the run would wait for it in vain."""
+    build_policy(settings.policy, policy_arguments(
+        settings.policy, dict(settings.policy_params), settings.slo_s,
+        settings.provider.boot_delay_s))
 
 
 def on_trace_clock_from_now(settings: Settings) -> Settings:

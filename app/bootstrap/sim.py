@@ -13,7 +13,8 @@ from imgproc.adapters.profile_files import read_profile
 from imgproc.core.metrics.record import RunRecord
 from imgproc.core.metrics.summary import summarize
 from imgproc.core.policies import build_policy, policy_arguments
-from imgproc.core.sim.simulator import SimSettings, Simulation
+from imgproc.core.sim.settings import SimSettings
+from imgproc.core.sim.simulator import Simulation
 from imgproc.core.trace import Trace
 from imgproc.settings import Settings
 

@@ -44,8 +44,8 @@ def calibrate(out, name, starts, batch, provider, config) -> None:
         with stopped_by_signals(stop):
             profile = measure(settings, name, stop, counts, batch,
                               say=lambda line: click.echo(line, err=True))
+        click.echo(profile.model_dump_json(indent=2))  # kept even if the file cannot be
         write_profile(out, profile)
     except ImgprocError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(profile.model_dump_json(indent=2))
     click.echo(f"wrote {out}", err=True)

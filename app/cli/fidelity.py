@@ -19,7 +19,7 @@ from imgproc.options import parse_params, run_flags, run_options, settings_from_
 @click.argument("trace", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--policy", help="Scaling policy [slo].")
 @click.option("--param", "params", multiple=True, help="Policy parameter NAME=VALUE.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=1000), default=1.0,
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=100), default=1.0,
               show_default=True, help="Play the live run this many times faster (the "
                                       "simulator predicts a run at this speed).")
 @click.option("--provider", type=click.Choice(provider_names(runs_workers=True)),
@@ -35,10 +35,13 @@ def fidelity(trace, policy, params, speed, provider, tolerance, as_json_output, 
     from imgproc.replay import replay_trace
 
     flags = run_flags(**run)
-    flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
+    flags["provider"] = {"kind": provider}
     flags["clock"] = {"speed": speed}
-    settings = settings_from_flags(config, policy=policy,
-                                   policy_params=parse_params(params) or None, **flags)
+    loaded = settings_from_flags(config, policy=policy,
+                                 policy_params=parse_params(params) or None, **flags)
+    # one experiment: the live machines boot as long as the simulated ones
+    settings = loaded.model_copy(update={"provider": loaded.provider.model_copy(
+        update={"boot_delay_s": loaded.sim.boot_delay_s})})
     try:
         from imgproc.adapters.trace_files import read_trace
 

@@ -104,8 +104,10 @@ def scaler(policy, params, interval_s, identifier, stop_with_parent, config, log
 
 @click.command()
 @click.argument("trace_path", metavar="TRACE", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Divide arrival gaps and simulated service times by this.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
+              help="Divide arrival gaps and simulated service times by this (for a fleet on "
+                   "wall time).")
 @click.option("--prefix", default="", help="Prefix for job ids (to tell runs apart).")
 @config_option
 @log_option

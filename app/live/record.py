@@ -55,16 +55,26 @@ def machine_spans(machines: list[Machine], t0: float) -> list[MachineSpan]:
     return spans
 
 
-def scaling_actions(machines: list[Machine], reports: list[StateReport], until: float) -> int:
-    """Rounds that changed the fleet: distinct seconds in which machines were asked
-    for, plus distinct seconds in which a release began (before the final teardown)."""
-    ups = {round(m.requested_at) for m in machines}
+def scaling_actions(machines: list[Machine], reports: list[StateReport], until: float,
+                    interval_s: float) -> int:
+    """Rounds that changed the fleet: the rounds in which machines were asked for, plus
+    those in which releases began (before the final teardown). A round's commands go out
+    within milliseconds, rounds an interval apart: times closer than half an interval are
+    one round's (whole seconds would split a round at speed 10, where its milliseconds are
+    tenths of a trace second)."""
     release_began: dict[str, float] = {}
     for r in reports:
         if r.state in ("draining", "destroying"):
             release_began[r.machine_id] = min(r.at, release_began.get(r.machine_id, math.inf))
-    downs = {round(at) for at in release_began.values() if at < until}
-    return len(ups) + len(downs)
+    ups = [m.requested_at for m in machines]
+    downs = [at for at in release_began.values() if at < until]
+    return rounds_among(ups, interval_s / 2) + rounds_among(downs, interval_s / 2)
+
+
+def rounds_among(times: list[float], gap_s: float) -> int:
+    """Groups of ``times`` whose neighbours are closer than ``gap_s``."""
+    ordered = sorted(times)
+    return sum(1 for i, t in enumerate(ordered) if i == 0 or t - ordered[i - 1] >= gap_s)
 
 
 class ClaimError(ImgprocError):

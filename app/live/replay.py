@@ -42,7 +42,7 @@ from imgproc.settings import Settings
 
 log = logging.getLogger(__name__)
 S = MachineState
-DESTROY_MARGIN_S = 120.0  # beyond the drain timeout: a VM's destroy, or an interrupted boot
+DESTROY_MARGIN_S = 120.0  # wall, beyond the drain timeout: a destroy, an interrupted boot
 POLL_S = 0.2  # wall seconds between two looks at the results
 SAMPLE_WALL_S = 0.25  # at most four samples of the fleet per wall second
 SCALER_READY_WALL_S = 60.0  # a scaler that has not taken the run's policy by then failed
@@ -133,7 +133,7 @@ class LiveReplay:
         self.leftovers = leftovers
         self.speed = settings.clock.speed
         self.on_sample = on_sample
-        self.grace_s = grace_s
+        self.grace_s = settings.clock.of_wall(grace_s)  # waiting for results: machinery
         self.stop = stop or threading.Event()
         self.prefix = job_prefix(run_id)
         self.tally = ResultTally()
@@ -161,7 +161,11 @@ class LiveReplay:
                                             requested_at=asked_at))
             for component in self.components.values():
                 component.start()
-            t0 = self._wait_for_scaler(asked_at)
+            try:
+                t0 = self._wait_for_scaler(asked_at)
+            except LiveReplayError:
+                self._teardown()  # the scaler may have asked for its minimum meanwhile
+                raise
             teardown_at = self._play(t0)
             interrupted = self.stop.is_set()
             self._teardown()
@@ -241,9 +245,9 @@ class LiveReplay:
         return self.submission.submitted if self.submission else 0
 
     def _play(self, t0: float) -> float:
-        """Submit on time and sample every second until every job has a result, or until
-        ``grace_s`` passes after the trace's end with no new result and no machine
-        starting. Returns when it stopped, in seconds since ``t0``."""
+        """Submit on time and sample every step until every job has a result, or until
+        ``grace_s`` (wall seconds) passes after the trace's end with no new result and no
+        machine starting. Returns when it stopped, in seconds since ``t0``."""
         publisher = self.plane.publisher(f"replay {self.run_id}")
         self._t0 = t0
         self.submission = TraceSubmission(self.trace, publisher, t0, prefix=self.prefix)
@@ -286,7 +290,7 @@ class LiveReplay:
             return
         machines = self.plane.registry.machines()
         # Whether a machine is on its way (a VM may take minutes; the deployer fails one
-        # that is not running after the boot timeout, so this ends); read once a second.
+        # that is not running after the boot timeout, so this ends); read at each sample.
         self._machines_starting = any(m.state in STARTING for m in machines)
         counts = {state: 0 for state in S}
         for m in machines:
@@ -325,7 +329,8 @@ class LiveReplay:
         """Wait until the registry holds no machine, the deployer kept up meanwhile; returns
         the ids of those still there after the drain timeout and a margin."""
         return self.fleet.wait_until_gone(
-            self.settings.provider.drain_timeout_s + DESTROY_MARGIN_S, POLL_S * self.speed,
+            self.settings.provider.drain_timeout_s
+            + self.settings.clock.of_wall(DESTROY_MARGIN_S), POLL_S * self.speed,
             meanwhile=self._while_machines_go)
 
     def _while_machines_go(self) -> None:
@@ -345,7 +350,8 @@ class LiveReplay:
         return RunRecord(
             trace=self.trace.name, policy=self.settings.policy, backend="live", jobs=jobs,
             machines=machine_spans(machines, t0), series=self.series.build(),
-            scaling_actions=scaling_actions(machines, self.reports, t0 + teardown_at),
+            scaling_actions=scaling_actions(machines, self.reports, t0 + teardown_at,
+                                            self.settings.scaler.interval_s),
             duration_s=max(finished, default=0.0),
             params={"speed": self.speed, "run_id": self.run_id},
         )

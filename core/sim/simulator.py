@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from imgproc.core.clock import ManualClock
 from imgproc.core.errors import ConfigurationError
@@ -28,34 +27,13 @@ from imgproc.core.metrics.record import JobOutcomes, RunRecord
 from imgproc.core.observation import QueueStats
 from imgproc.core.policies.base import Policy
 from imgproc.core.scaler import RoundReport, Scaler, ScalerLimits
-from imgproc.core.sim.costs import LiveCosts
 from imgproc.core.sim.machines import IDLE, SimMachine
 from imgproc.core.sim.series import SeriesRecorder
+from imgproc.core.sim.settings import SimSettings
 from imgproc.core.trace import Trace
 
 S = MachineState
 COMPLETE, BOOTED, RELEASED, TICK, SAMPLE = range(5)
-
-
-class SimSettings(BaseModel):
-    """The simulated world: how long machines take to come and go."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    boot_delay_s: float = Field(default=30.0, ge=0, description="request to ready")
-    boot_jitter_s: float = Field(default=0.0, ge=0, description="uniform extra boot time, 0..this")
-    release_delay_s: float = Field(default=0.0, ge=0, description="release to gone (still billed)")
-    sample_step_s: float = Field(default=1.0, gt=0, description="time-series step")
-    max_overrun_s: float = Field(
-        default=86_400.0, gt=0, description="give up this long after the last arrival")
-    seed: int = Field(default=0, description="seed for boot jitter")
-    profile: str | None = Field(
-        default=None, description="model the live system's costs measured in this profile "
-                                  "(a file, or a shipped name: local); unset: the clean model")
-    costs: LiveCosts = Field(
-        default_factory=LiveCosts,
-        description="what the live system costs beyond this model, trace seconds (the "
-                    "profile's, at the clock's speed)")
 
 
 class Simulation:

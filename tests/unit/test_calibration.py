@@ -10,6 +10,7 @@ import pytest
 
 from imgproc.calibrate import calibrate, calibration_settings
 from imgproc.core.calibration import (
+    CalibrationError,
     dispatch_waits,
     fit_starts,
     job_gaps,
@@ -49,7 +50,7 @@ def test_a_fit_never_goes_below_zero_and_one_number_of_workers_alone_has_no_slop
     assert fit_starts([(1, 0.9), (2, 0.5), (3, 0.1)]).per_concurrent_s == 0.0
     one = fit_starts([(1, 0.4), (1, 0.6), (1, 0.5)])
     assert (one.alone_s, one.per_concurrent_s) == (pytest.approx(0.5), 0.0)
-    with pytest.raises(ValueError, match="no worker started"):
+    with pytest.raises(CalibrationError, match="no worker started"):
         fit_starts([])
 
 
@@ -96,10 +97,11 @@ def test_the_profile_holds_the_fit_the_median_dispatch_and_the_median_gap():
             return record([MachineSpan(f"m{i}", 0.0, 0.5 + 0.1 * (k - 1), 8.25)
                            for i in range(k)], submit=[0.0] * k, start=[3.0] * k,
                           end=[8.0] * k)
-        n = len(trace)
-        start = np.arange(n) * 0.01
-        return record(submit=list(trace.arrival_s), start=list(start),
-                      end=list(start + 0.008))
+        submit = trace.arrival_s
+        back_to_back = submit[0] + np.arange(20) * 0.01  # the batch, 2 ms apart
+        spaced = submit[20:] + 0.004  # each found the worker idle
+        start = np.concatenate([back_to_back, spaced])
+        return record(submit=list(submit), start=list(start), end=list(start + 0.008))
 
     profile = calibrate(Settings(), "here", threading.Event(), starts=(1, 3), batch=20,
                         spaced=5, say=lambda _line: None, run=fake_run)
@@ -109,4 +111,5 @@ def test_the_profile_holds_the_fit_the_median_dispatch_and_the_median_gap():
     assert profile.start_s == pytest.approx(0.5) and profile.start_per_concurrent_s == \
         pytest.approx(0.1)
     assert profile.job_overhead_s == pytest.approx(0.002)
+    assert profile.dispatch_s == pytest.approx(0.004)
     assert profile.stop_s == pytest.approx(0.25)

@@ -47,6 +47,27 @@ def test_a_wrong_field_is_named(tmp_path):
     assert "extra: Extra inputs are not permitted" in str(caught.value)
 
 
+def test_a_file_is_read_whatever_its_name_and_a_binary_one_is_refused(tmp_path, monkeypatch):
+    profile = Profile(name="mine", start_s=0.6, start_per_concurrent_s=0.05, dispatch_s=0.003,
+                      job_overhead_s=0.002)
+    write_profile(tmp_path / "laptop", profile)
+    (tmp_path / "blob.json").write_bytes(b"\xff\xfe\x00binary")
+    monkeypatch.chdir(tmp_path)
+
+    assert read_profile("laptop") == profile
+    with pytest.raises(ConfigurationError, match=r"blob\.json: not text"):
+        read_profile("blob.json")
+
+
+def test_a_profile_that_cannot_be_written_says_where_and_why(tmp_path):
+    (tmp_path / "file").write_text("")
+    profile = Profile(name="x", start_s=0, start_per_concurrent_s=0, dispatch_s=0,
+                      job_overhead_s=0)
+
+    with pytest.raises(ConfigurationError, match=r"file/p\.json: cannot be written"):
+        write_profile(tmp_path / "file" / "p.json", profile)
+
+
 def test_an_unknown_name_lists_the_shipped_profiles_and_a_missing_file_says_so(tmp_path):
     with pytest.raises(ConfigurationError, match=r"'laptop'.*shipped: .*local"):
         read_profile("laptop")

@@ -113,8 +113,16 @@ def test_scaling_actions_count_distinct_request_seconds_and_first_releases_befor
         report("m4", "destroying", 62.0),
     ]
 
-    assert scaling_actions(machines, reports, until=T0 + 60.0) == 3 + 2
+    assert scaling_actions(machines, reports, until=T0 + 60.0, interval_s=2.0) == 3 + 2
+
+
+def test_a_rounds_requests_spread_over_a_second_boundary_are_still_one_action():
+    # at speed 10 a round's few tens of milliseconds are tenths of a trace second
+    machines = [Machine(f"m{i}", S.RUNNING, T0 + at, T0 + 50.0)
+                for i, at in enumerate([10.3, 10.5, 10.7, 20.4, 20.6])]
+
+    assert scaling_actions(machines, [], until=T0 + 60.0, interval_s=10.0) == 2
 
 
 def test_a_run_with_no_machines_took_no_scaling_action():
-    assert scaling_actions([], [], until=T0) == 0
+    assert scaling_actions([], [], until=T0, interval_s=10.0) == 0

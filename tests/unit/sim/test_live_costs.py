@@ -10,7 +10,8 @@ from imgproc.core.jobs import Job
 from imgproc.core.observation import Decision, Observation
 from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.costs import LiveCosts, Profile
-from imgproc.core.sim.simulator import SimSettings, Simulation
+from imgproc.core.sim.settings import SimSettings
+from imgproc.core.sim.simulator import Simulation
 from imgproc.core.trace import Trace
 
 
