@@ -147,6 +147,8 @@ class _Watch(threading.Thread):
                     seen["states"].append(m.state.value)
                 if m.address:
                     seen["address"] = m.address
+                if m.jobs_done > seen.get("jobs_done", 0):
+                    seen["last_job_at"] = now
                 seen["jobs_done"] = max(seen.get("jobs_done", 0), m.jobs_done)
                 if (m.current_job or m.jobs_done) and "first_job_at" not in seen:
                     seen["first_job_at"] = now
@@ -271,7 +273,14 @@ def test_an_image_replay_on_two_vagrant_vms_writes_every_output_and_leaves_nothi
 
     workers = {mid: seen for mid, seen in watch.seen.items() if seen.get("jobs_done")}
     assert len(watch.seen) >= 2, watch.seen
-    assert len(workers) == 2, watch.seen  # both VMs took jobs
+    # Both VMs took jobs, unless one was not up yet when the other had done them all (it
+    # is then destroyed while it boots): boots under emulation differ by up to minutes,
+    # and twenty jobs take one VM ten seconds.
+    last_job_at = max(seen["last_job_at"] for seen in workers.values())
+    late = [seen for seen in watch.seen.values()
+            if not seen.get("jobs_done") and seen.get("running_at", 0) < last_job_at - 2]
+    assert workers and not late, watch.seen
+    print(f"VMs that took jobs: {len(workers)} of {len(watch.seen)}")
     for mid, seen in workers.items():
         assert ipaddress.ip_address(seen["address"]) in NETWORK, (mid, seen)
         assert "running" in seen["states"], (mid, seen)
