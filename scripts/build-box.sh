@@ -2,6 +2,15 @@
 # Builds imgproc's worker box for vagrant-libvirt and registers it, cached by a
 # content hash: a second run with the same inputs only checks and prints.
 #
+# The box is baked (a golden image, as Packer with masterless Puppet makes one): the
+# worker's Puppet code (puppet/manifests/worker.pp) is applied once into the image, at
+# build time and natively, with imgproc and its dependencies installed from the wheels
+# and compiled to bytecode. A booted copy only needs its own part, written by
+# imgproc-worker-setup (vagrant/worker/Vagrantfile). The cache key covers this script,
+# its package list and mirror, the Puppet code, and the wheels (their names and
+# imgproc's source hash), so a change to any of them builds a new box, and nothing else
+# does.
+#
 # The box is a Debian bookworm root file system made with debootstrap from this
 # machine's own apt mirror, with Python 3 and venv, the Puppet agent, sshd with
 # Vagrant's insecure key for user vagrant (passwordless sudo), systemd-networkd
@@ -13,14 +22,11 @@
 # Prints one JSON line on stdout: {"box", "kernel", "initrd", "cmd_line", "hash"};
 # the same is kept in $IMGPROC_BOX_DIR/box.json.
 #
-#   scripts/build-box.sh            # build if needed, print the box's description
-#   scripts/build-box.sh --wheels DIR
-#                                   # the same, with every wheel in DIR but imgproc's own
-#                                   # installed into /opt/imgproc/venv (natively, at build
-#                                   # time: under emulation a guest takes minutes for it);
-#                                   # the box then depends on those wheels' names
-#   scripts/build-box.sh --check    # exit 0 if the box is built and registered, 1 if not
-#   scripts/build-box.sh --remove   # unregister every imgproc box and delete its files
+#   scripts/build-box.sh --wheels DIR          # build if needed, print the box's description
+#                                              # (DIR: imgproc's wheel and its dependencies',
+#                                              # as `imgproc box build` makes them)
+#   scripts/build-box.sh --wheels DIR --check  # exit 0 if that box is built and registered
+#   scripts/build-box.sh --remove              # unregister every imgproc box, delete its files
 set -euo pipefail
 
 SUITE=bookworm
@@ -33,7 +39,10 @@ POOL=default
 PACKAGES=(linux-image-amd64 systemd-sysv udev dbus kmod iproute2 procps netbase
           openssh-server sudo rsync ca-certificates
           python3 python3-venv puppet)
-CMD_LINE="root=/dev/vda rw console=ttyS0 net.ifnames=1 quiet"
+# mitigations=off: the guest runs one service for its host; the kernel's side-channel
+# mitigations (page-table isolation on the Intel CPU model, among others) only cost
+# instructions, many of them under software emulation.
+CMD_LINE="root=/dev/vda rw console=ttyS0 net.ifnames=1 quiet mitigations=off"
 
 log() { echo "[box] $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -67,7 +76,11 @@ mirror() {  # this machine's own Debian mirror for $SUITE, from its apt configur
 KEY=$(vagrant_key)
 MIRROR=$(mirror)
 BASE_HASH=$(echo "$SUITE" "${PACKAGES[*]}" "$MIRROR" | sha256sum | cut -c1-12)
-HASH=$( { cat "$0"; echo "${PACKAGES[*]}" "$MIRROR" "$CMD_LINE" "$IMAGE_SIZE"; cat "$KEY"; } \
+PUPPET_DIR=$(cd "$(dirname "$0")/../puppet" && pwd)
+puppet_hash() {  # every file of the Puppet tree, by path and content
+  (cd "$PUPPET_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum
+}
+HASH=$( { cat "$0"; echo "${PACKAGES[*]}" "$MIRROR" "$CMD_LINE" "$IMAGE_SIZE"; cat "$KEY"; puppet_hash; } \
         | sha256sum | cut -c1-12)
 BOX="$BOX_PREFIX-$HASH"
 WORK="$BOX_DIR/$HASH"
@@ -131,23 +144,37 @@ if [ "${1:-}" = "--wheels" ]; then
   WHEELS=$(readlink -f "${2:?--wheels needs a directory}")
   shift 2
   [ -d "$WHEELS" ] || die "no wheel directory $WHEELS"
+  compgen -G "$WHEELS/imgproc-*.whl" >/dev/null || die "no imgproc wheel in $WHEELS"
 fi
-dependency_wheels() {  # every wheel but imgproc's own, sorted
-  [ -n "$WHEELS" ] || return 0
-  find "$WHEELS" -maxdepth 1 -name '*.whl' ! -name 'imgproc-*' -printf '%f\n' | LC_ALL=C sort
+wheels_key() {  # the wheels' names, and what imgproc's own was built from
+  find "$WHEELS" -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort
+  if [ -f "$WHEELS/.source-hash" ]; then  # written by imgproc's wheel builder
+    cat "$WHEELS/.source-hash"
+  else  # wheels made some other way: their contents
+    find "$WHEELS" -maxdepth 1 -name 'imgproc-*.whl' -exec sha256sum {} +
+  fi
 }
 if [ -n "$WHEELS" ]; then
-  DEPS_HASH=$(dependency_wheels | sha256sum | cut -c1-8)
-  BOX="$BOX-$DEPS_HASH"
+  BOX="$BOX-$(wheels_key | sha256sum | cut -c1-8)"
   KERNEL="$IMAGES_DIR/$BOX-vmlinuz"
   INITRD="$IMAGES_DIR/$BOX-initrd.img"
-  WORK="$BOX_DIR/$HASH-$DEPS_HASH"
+  WORK="$BOX_DIR/${BOX#"$BOX_PREFIX"-}"
 fi
 
 vms_exist() {  # any VM of ours, running or not: its disk may be backed by an older box
   grep -q '^imgproc_' <<<"$(virsh -c qemu:///system list --all --name 2>/dev/null)"
 }
 
+# Puppet in the image's root: /proc, /sys and /dev for Facter and the package tools; the
+# wheels and the Puppet tree copied in and removed afterwards.
+mount_for_chroot() {
+  local dir
+  for dir in proc sys dev; do mount --bind "/$dir" "$1/$dir"; done
+}
+unmount_chroot() {
+  local dir
+  for dir in dev sys proc; do umount -l "$1/$dir" 2>/dev/null || true; done
+}
 if [ "${1:-}" != "--check" ]; then  # one build (or removal) at a time on this host
   mkdir -p "$(dirname "$BOX_DIR")"
   exec 9>"$BOX_DIR.lock"
@@ -159,8 +186,9 @@ case "${1:-}" in
   --remove)
     vms_exist && die "VMs of ours exist (virsh list --all): destroy them before removing their box"
     for name in $(other_boxes) "$BOX"; do remove_box "$name"; done
-    rm -rf "$BOX_DIR"; exit 0 ;;
-  "") ;;
+    for root in "$BOX_DIR"/*/rootfs; do unmount_chroot "$root"; done
+    rm -rf --one-file-system "$BOX_DIR"; exit 0 ;;
+  "") [ -n "$WHEELS" ] || die "--wheels DIR is needed: the box bakes imgproc in (imgproc box build)" ;;
   *) die "unknown option $1" ;;
 esac
 
@@ -173,6 +201,37 @@ if registered; then
   exit 0
 fi
 
+puppet_apply() {  # root: puppet apply of the worker's manifest, --detailed-exitcodes' status
+  local status=0
+  chroot "$1" env FACTER_imgproc_wheels_dir=/tmp/imgproc-wheels \
+    puppet apply --detailed-exitcodes --color=false --modulepath=/tmp/imgproc-puppet/modules \
+    /tmp/imgproc-puppet/manifests/worker.pp >>"$WORK/puppet.log" 2>&1 || status=$?
+  echo "$status"
+}
+bake() {  # root: imgproc and the worker's configuration, applied by Puppet, then bytecode
+  local root=$1 status
+  log "baking the worker in: puppet apply of manifests/worker.pp"
+  mkdir -p "$root/tmp/imgproc-wheels"
+  cp "$WHEELS"/*.whl "$root/tmp/imgproc-wheels/"
+  cp -r "$PUPPET_DIR" "$root/tmp/imgproc-puppet"
+  mount_for_chroot "$root"
+  trap 'unmount_chroot "$ROOT"' EXIT
+  status=$(puppet_apply "$root")
+  [ "$status" = 0 ] || [ "$status" = 2 ] \
+    || { tail -20 "$WORK/puppet.log" >&2; die "puppet apply failed (log: $WORK/puppet.log)"; }
+  # What a boot's `puppet apply` of the same code would find: nothing left to change.
+  status=$(puppet_apply "$root")
+  [ "$status" = 0 ] \
+    || { tail -20 "$WORK/puppet.log" >&2; die "a second puppet apply still changed something (log: $WORK/puppet.log)"; }
+  # Bytecode now, natively: the worker's user cannot write it into the venv, and compiling
+  # on every start costs seconds under emulation.
+  chroot "$root" /opt/imgproc/venv/bin/python -m compileall -q -j 0 /opt/imgproc/venv/lib >/dev/null
+  unmount_chroot "$root"
+  trap - EXIT
+  rm -rf "$root/tmp/imgproc-wheels" "$root/tmp/imgproc-puppet" "$root/var/cache/puppet/reports" \
+    "$root/var/lib/puppet/reports"
+}
+
 started=$SECONDS
 mkdir -p "$WORK" "$IMAGES_DIR"
 ROOT="$WORK/rootfs"
@@ -181,7 +240,7 @@ ROOT="$WORK/rootfs"
 # the guest's configuration below costs seconds, not a download.
 BASE="$BOX_DIR/base-$BASE_HASH.tar"
 if [ ! -f "$BASE" ]; then
-  rm -rf "$ROOT"
+  unmount_chroot "$ROOT"; rm -rf --one-file-system "$ROOT"
   log "debootstrap $SUITE from $MIRROR (a minute or two)"
   debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
     "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
@@ -190,12 +249,12 @@ if [ ! -f "$BASE" ]; then
   tar -C "$ROOT" --numeric-owner -cf "$BASE.tmp" .
   mv "$BASE.tmp" "$BASE"
 else
-  rm -rf "$ROOT"
+  unmount_chroot "$ROOT"; rm -rf --one-file-system "$ROOT"
   mkdir -p "$ROOT"
   tar -C "$ROOT" --numeric-owner -xf "$BASE"
 fi
 for old in "$BOX_DIR"/*; do  # earlier builds' leftovers
-  case "$old" in "$WORK"|"$BASE"|"$BOX_DIR/box.json"|"$BOX_DIR/volume.ok") ;; *) rm -rf "$old" ;; esac
+  case "$old" in "$WORK"|"$BASE"|"$BOX_DIR/box.json"|"$BOX_DIR/volume.ok") ;; *) unmount_chroot "$old/rootfs"; rm -rf --one-file-system "$old" ;; esac
 done
 
 log "configuring the guest"
@@ -223,22 +282,43 @@ chroot "$ROOT" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>
 chroot "$ROOT" systemctl disable puppet.service >/dev/null 2>&1 || true
 chroot "$ROOT" systemctl mask puppet.service >/dev/null 2>&1 || true
 # Boot-time chores that cost seconds under emulation and do nothing for a short-lived worker.
-for unit in e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer man-db.timer; do
+# And units a worker never uses, each seconds of a boot under emulation (systemd-analyze
+# blame in a guest): module loads for graphics, EFI, FUSE, device mapper and loop
+# devices, debug and tracing file systems, huge pages, message queues, binfmt.
+for unit in e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer man-db.timer \
+            modprobe@drm.service modprobe@efi_pstore.service modprobe@fuse.service \
+            modprobe@configfs.service modprobe@dm_mod.service modprobe@loop.service \
+            sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
+            sys-fs-fuse-connections.mount dev-hugepages.mount dev-mqueue.mount \
+            systemd-binfmt.service proc-sys-fs-binfmt_misc.automount; do
   chroot "$ROOT" systemctl mask "$unit" >/dev/null 2>&1 || true
 done
+chroot "$ROOT" systemctl set-default multi-user.target >/dev/null 2>&1
 
-# sshd: host keys made on each clone's first boot, no DNS lookups of clients.
+# sshd: host keys made on each clone's first boot, no DNS lookups of clients. Ed25519 and
+# ECDSA keys only: making the RSA key (`ssh-keygen -A`) took 45 s of a boot under emulation.
 rm -f "$ROOT"/etc/ssh/ssh_host_*
+cat >"$ROOT/usr/local/sbin/imgproc-ssh-host-keys" <<'EOF'
+#!/bin/sh
+# This clone's own SSH host keys, made on its first boot (the box holds none).
+set -e
+for type in ed25519 ecdsa; do
+  [ -f "/etc/ssh/ssh_host_${type}_key" ] || ssh-keygen -q -t "$type" -N '' -f "/etc/ssh/ssh_host_${type}_key"
+done
+EOF
+chmod 755 "$ROOT/usr/local/sbin/imgproc-ssh-host-keys"
 mkdir -p "$ROOT/etc/systemd/system/ssh.service.d"
-printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/local/sbin/imgproc-ssh-host-keys\nExecStartPre=/usr/sbin/sshd -t\n' \
   >"$ROOT/etc/systemd/system/ssh.service.d/host-keys.conf"
-echo "UseDNS no" >"$ROOT/etc/ssh/sshd_config.d/imgproc.conf"
+printf 'UseDNS no\nHostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\n' \
+  >"$ROOT/etc/ssh/sshd_config.d/imgproc.conf"
 
 # User vagrant: Vagrant's insecure key, passwordless sudo.
 chroot "$ROOT" id vagrant >/dev/null 2>&1 || chroot "$ROOT" useradd -m -s /bin/bash vagrant
 install -d -m 700 -o 0 -g 0 "$ROOT/home/vagrant/.ssh"
 install -m 600 "$KEY" "$ROOT/home/vagrant/.ssh/authorized_keys"
 chroot "$ROOT" chown -R vagrant:vagrant /home/vagrant/.ssh
+chmod 700 "$ROOT/home/vagrant"  # provisioning uploads the guest's settings there
 echo "vagrant ALL=(ALL) NOPASSWD: ALL" >"$ROOT/etc/sudoers.d/vagrant"
 chmod 440 "$ROOT/etc/sudoers.d/vagrant"
 echo "root:vagrant" | chroot "$ROOT" chpasswd
@@ -255,19 +335,7 @@ facts : {
 EOF
 cp "$ROOT/etc/facter/facter.conf" "$ROOT/etc/puppetlabs/facter/facter.conf"
 
-if [ -n "$WHEELS" ]; then
-  log "imgproc's dependencies into /opt/imgproc/venv"
-  mkdir -p "$ROOT/opt/imgproc" "$ROOT/tmp/wheels"
-  cp "$WHEELS"/*.whl "$ROOT/tmp/wheels/"
-  chroot "$ROOT" python3 -m venv /opt/imgproc/venv
-  # shellcheck disable=SC2046
-  chroot "$ROOT" /opt/imgproc/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels \
-    $(dependency_wheels | sed 's|^|/tmp/wheels/|') >&2
-  # Which wheels are installed, in the form Puppet's imgproc class compares with the uploaded
-  # wheels: when they match, a worker installs only imgproc's own wheel (--no-deps).
-  dependency_wheels >"$ROOT/opt/imgproc/venv/.dependency-wheels"
-  rm -rf "$ROOT/tmp/wheels"
-fi
+bake "$ROOT"
 
 chroot "$ROOT" apt-get clean
 rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/tmp/* "$ROOT"/var/log/*.log
@@ -280,7 +348,7 @@ log "ext4 image, qcow2, box"
 rm -f "$WORK/root.ext4" "$WORK/box.img"
 mkfs.ext4 -q -F -L root -d "$ROOT" "$WORK/root.ext4" "$IMAGE_SIZE" >&2
 qemu-img convert -f raw -O qcow2 "$WORK/root.ext4" "$WORK/box.img"
-rm -rf "$WORK/root.ext4" "$ROOT"
+rm -rf --one-file-system "$WORK/root.ext4" "$ROOT"
 size_gb=$(( ($(numfmt --from=iec "$IMAGE_SIZE") + 1073741823) / 1073741824 ))
 printf '{"provider": "libvirt", "format": "qcow2", "virtual_size": %d, "imgproc_hash": "%s"}\n' \
   "$size_gb" "$HASH" >"$WORK/metadata.json"

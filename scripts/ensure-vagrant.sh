@@ -10,7 +10,7 @@
 # Idempotent: on a ready machine it only checks, in well under a second.
 #
 #   scripts/ensure-vagrant.sh            # packages, daemons, permissions, storage pool
-#   scripts/ensure-vagrant.sh --box      # also build and register the box (cached)
+# (`imgproc box build` runs it, then builds imgproc's wheels and the box.)
 set -euo pipefail
 . "$(dirname "$0")/lib/host.sh"
 
@@ -69,7 +69,3 @@ ensure_daemons
 wait_for libvirtd virsh_system list --all
 ensure_pool
 log "libvirt is up ($(virsh_system version --daemon 2>/dev/null | sed -n 's/^Running hypervisor: //p'))"
-
-if [ "${1:-}" = "--box" ]; then
-  exec "$(dirname "$0")/build-box.sh"
-fi

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from imgproc.adapters.providers.vagrant import BoxInfo, VagrantProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,26 +39,24 @@ def _validate(directory: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def _render_worker(tmp_path: Path) -> Path:
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
     provider = VagrantProvider(tmp_path / "state", {"zk": {"root": "/t"}}, source_dir=ROOT,
                                memory_mb=768, cpus=2, drain_timeout_s=45, up_timeout_s=420)
     box = BoxInfo("imgproc-bookworm-test", "/var/lib/libvirt/images/k", "/var/lib/libvirt/images/i",
                   "root=/dev/vda rw console=ttyS0")
-    return provider.render("worker003", box, wheels, 'IMGPROC_POLICY="slo"\n')
+    return provider.render("worker003", box, 'IMGPROC_POLICY="slo"\n')
 
 
-def test_the_rendered_run_directory_has_everything_the_guest_needs(tmp_path):
+def test_the_rendered_run_directory_holds_the_machine_and_its_settings_only(tmp_path):
+    """The box is baked: no wheels nor Puppet code go to the guest, only its settings."""
     run = _render_worker(tmp_path)
-    names = {p.name for p in run.iterdir()}
-    assert {"Vagrantfile", "machine.json", "imgproc.env", "wheels", "puppet"} <= names
+    assert {p.name for p in run.iterdir()} == {"Vagrantfile", "machine.json", "imgproc.env"}
+    assert (run / "imgproc.env").stat().st_mode & 0o777 == 0o600
     machine = json.loads((run / "machine.json").read_text())
     assert machine["fqdn"] == "worker003"
     assert (machine["memory_mb"], machine["cpus"], machine["type"]) == (768, 2, "worker")
     assert machine["box"] == "imgproc-bookworm-test"
     assert machine["libvirt"]["kernel"] == "/var/lib/libvirt/images/k"
     assert (machine["boot_timeout_s"], machine["drain_timeout_s"]) == (420, 45)
-    assert (run / "puppet" / "manifests" / "worker.pp").is_file()
 
 
 def test_vagrant_validates_the_rendered_worker_vagrantfile(tmp_path):
@@ -138,16 +138,81 @@ def _noop(manifest: str, facts: dict[str, str], tmp_path: Path) -> str:
     return output
 
 
-def test_puppet_compiles_the_worker_node(tmp_path):
-    env_file = tmp_path / "imgproc.env"
-    env_file.write_text('IMGPROC_POLICY="slo"\n')
+def test_puppet_compiles_the_worker_image(tmp_path):
+    """What the box builder applies: the unit installed but not run (no service resource:
+    the setup script starts it once the machine's settings exist), and the setup script."""
     (tmp_path / "wheels").mkdir()
-    output = _noop("worker.pp", {"imgproc_machine_id": "worker003",
-                                 "imgproc_env_file": str(env_file),
-                                 "imgproc_wheels_dir": str(tmp_path / "wheels"),
-                                 "imgproc_drain_timeout_s": "45"}, tmp_path)
-    assert "Service[imgproc-worker]" in output
+    output = _noop("worker.pp", {"imgproc_wheels_dir": str(tmp_path / "wheels")}, tmp_path)
     assert "File[/etc/systemd/system/imgproc-worker.service]" in output
+    assert "File[/usr/local/sbin/imgproc-worker-setup]" in output
+    assert "Service[imgproc-worker]" not in output
+
+
+def _setup_script(tmp_path: Path) -> Path:
+    """imgproc-worker-setup as Puppet renders it, its /etc/ paths moved under tmp_path."""
+    done = subprocess.run(["puppet", "epp", "render", "--values",
+                           "{env_file => '/etc/imgproc/worker.env', unit => 'imgproc-worker'}",
+                           str(PUPPET / "modules/imgproc/templates/worker-setup.sh.epp")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    script = tmp_path / "imgproc-worker-setup"
+    script.write_text(done.stdout.replace("/etc/", f"{tmp_path}/etc/"))
+    script.chmod(0o755)
+    return script
+
+
+def _shims(tmp_path: Path) -> dict[str, str]:
+    """systemctl, hostname and install (root's ownership) recorded, not run: the script runs
+    on this host, with its /etc/ paths under tmp_path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("systemctl", "hostname"):
+        (bin_dir / name).write_text(f"#!/bin/sh\necho {name} \"$@\" >>{tmp_path}/calls.log\n")
+    for shim in bin_dir.iterdir():
+        shim.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize(("arguments", "settings", "message"), [
+    (["Worker_1", "60"], "X=1\n", "is not a host name"),
+    (["-w", "60"], "X=1\n", "is not a host name"),
+    (["worker-1", "6O"], "X=1\n", "is not a whole number"),
+    (["worker-1", "60"], "", "no settings on standard input"),
+    (["worker-1"], "X=1\n", "usage"),
+])
+def test_the_setup_script_refuses_bad_input_before_it_changes_anything(
+        tmp_path, arguments, settings, message):
+    script = _setup_script(tmp_path)
+    env = _shims(tmp_path)
+    (tmp_path / "etc" / "imgproc").mkdir(parents=True)
+    done = subprocess.run([str(script), *arguments], input=settings, capture_output=True,
+                          text=True, timeout=30, check=False, env=env)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert [p.name for p in (tmp_path / "etc").iterdir()] == ["imgproc"]
+    assert list((tmp_path / "etc" / "imgproc").iterdir()) == []
+    assert not (tmp_path / "calls.log").exists()
+
+
+def test_the_setup_script_makes_the_image_one_machine_and_starts_its_worker(tmp_path):
+    script = _setup_script(tmp_path)
+    env = _shims(tmp_path)
+    (tmp_path / "etc" / "imgproc").mkdir(parents=True)
+    (tmp_path / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\timgproc-box\n")
+    settings = 'IMGPROC_POLICY="slo"\nIMGPROC_ZK__ROOT="/t"\n'
+    done = subprocess.run([str(script), "worker-7", "45"], input=settings, capture_output=True,
+                          text=True, timeout=30, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    drop_in = (tmp_path / "etc/systemd/system/imgproc-worker.service.d/machine.conf").read_text()
+    assert "Environment=MACHINE_ID=worker-7" in drop_in and "TimeoutStopSec=45" in drop_in
+    written = tmp_path / "etc/imgproc/worker.env"
+    assert written.read_text() == settings and written.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "etc/hostname").read_text() == "worker-7\n"
+    assert (tmp_path / "etc/hosts").read_text() == "127.0.0.1\tlocalhost\n127.0.1.1\tworker-7\n"
+    # Not loaded before, so no reload: show says no reload is needed (the shim prints nothing).
+    assert (tmp_path / "calls.log").read_text().splitlines() == [
+        "hostname worker-7",
+        "systemctl show --property NeedDaemonReload --value imgproc-worker.service",
+        "systemctl restart imgproc-worker.service"]
 
 
 def test_puppet_compiles_the_master_node(tmp_path):

@@ -18,6 +18,8 @@ import pytest
 from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.vagrant import BoxInfo, VagrantProvider
 from imgproc.adapters.providers.vagrant import provider as vagrant_provider_module
+from imgproc.adapters.providers.vagrant.acceleration import choose as choose_acceleration
+from imgproc.adapters.providers.vagrant.acceleration import detect as detect_acceleration
 from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
@@ -229,8 +231,7 @@ class _FakeVagrant:
 def _provider(tmp_path, monkeypatch, fake, **kwargs) -> VagrantProvider:
     provider = VagrantProvider(tmp_path, {}, source_dir=ROOT, box=BoxInfo("b"),
                                vagrant_factory=lambda run, env, log: fake, **kwargs)
-    (tmp_path / "wheels").mkdir(exist_ok=True)
-    monkeypatch.setattr(provider, "_prepare", lambda: (BoxInfo("b"), tmp_path / "wheels", ""))
+    monkeypatch.setattr(provider, "_prepare", lambda: (BoxInfo("b"), ""))
     # No VM exists: what alive() reports is what is being started (fake libvirt: no VM here)
     monkeypatch.setattr(vagrant_provider_module, "our_domains", lambda **_kw: set())
     return provider
@@ -346,3 +347,53 @@ def test_a_pid_file_naming_some_other_process_is_left_alone(tmp_path):
     pid_file(tmp_path).write_text(f"{os.getpid()}\n")
     assert not stop_leftover_command(tmp_path)
     assert not pid_file(tmp_path).exists()
+
+
+def test_the_source_hash_follows_package_data_and_not_bytecode(tmp_path):
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "local.json").write_text('{"start_s": 0.2}')
+    (tmp_path / "pyproject.toml").write_text("")
+    before = source_hash(tmp_path)
+    (tmp_path / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
+    assert source_hash(tmp_path) == before
+    (tmp_path / "pkg" / "local.json").write_text('{"start_s": 0.3}')
+    assert source_hash(tmp_path) != before
+
+
+INTEL = "processor\t: 0\nflags\t\t: fpu sse4_2 popcnt vmx lm\n"
+PVM_HOST = "processor\t: 0\nflags\t\t: fpu sse4_2 popcnt hypervisor lm\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "device", "modules", "driver", "why"), [
+    (INTEL, True, {"kvm", "kvm_intel"}, "kvm", "hardware virtualization"),
+    (INTEL.replace("vmx", "svm"), True, {"kvm", "kvm_amd"}, "kvm", "hardware virtualization"),
+    (INTEL, False, set(), "qemu", "no /dev/kvm"),
+    (PVM_HOST, True, {"kvm", "kvm_pvm"}, "qemu", "PVM"),
+    (PVM_HOST, True, {"kvm"}, "qemu", "no hardware virtualization"),
+    (INTEL.replace("sse4_2 ", ""), True, {"kvm", "kvm_intel"}, "qemu", "x86-64-v2"),
+])
+def test_kvm_only_where_ordinary_guests_run_on_it(cpuinfo, device, modules, driver, why):
+    chosen = choose_acceleration(cpuinfo, device, modules)
+    assert chosen.driver == driver and why in chosen.reason
+
+
+def test_this_hosts_acceleration_is_read_from_proc_dev_and_sys(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "cpuinfo").write_text(PVM_HOST)
+    (tmp_path / "module" / "kvm_pvm").mkdir(parents=True)
+    (tmp_path / "kvm").touch()
+    chosen = detect_acceleration(tmp_path / "proc", tmp_path / "kvm", tmp_path / "module")
+    assert chosen.driver == "qemu" and "PVM" in chosen.reason
+
+
+def test_auto_driver_is_resolved_when_the_provider_is_made(tmp_path, monkeypatch):
+    from imgproc.adapters.providers.settings import ProviderSettings
+    from imgproc.adapters.providers.vagrant import acceleration
+
+    monkeypatch.setattr(vagrant_provider_module, "detect_acceleration",
+                        lambda: acceleration.Acceleration("kvm", "test"))
+    settings = ProviderSettings(kind="vagrant", state_dir=tmp_path)
+    assert VagrantProvider.from_settings(settings, {}).driver == "kvm"
+    settings = ProviderSettings(kind="vagrant", state_dir=tmp_path, options={"driver": "qemu"})
+    assert VagrantProvider.from_settings(settings, {}).driver == "qemu"

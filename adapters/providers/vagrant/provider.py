@@ -3,11 +3,13 @@
 Same port as the local provider (``name``, ``start``, ``stop``, ``alive``):
 
 * ``start(machine_id)`` renders a run directory ``state_dir/vagrant/<machine id>``
-  (the worker Vagrantfile from ``vagrant/worker/``, its ``machine.json``, the
-  worker's ``imgproc.env``, the wheels and the Puppet tree), runs ``vagrant up``
-  with a timeout (at most ``max_booting`` at once), and returns the guest's
-  address. Puppet, run by Vagrant, installs imgproc from the wheels and starts
-  the worker, which registers itself and moves its machine to ``running``.
+  (the worker Vagrantfile from ``vagrant/worker/``, its ``machine.json`` and the
+  worker's ``imgproc.env``), runs ``vagrant up`` with a timeout (at most
+  ``max_booting`` at once), and returns the guest's address. The box is baked
+  (imgproc and the worker's Puppet code applied at build time, rebuilt when either
+  changes); at boot Vagrant only runs ``imgproc-worker-setup``, which writes the
+  machine's settings and starts the worker, which registers itself and moves its
+  machine to ``running``.
 * ``stop(machine_id)`` drains (``systemctl stop imgproc-worker`` in the guest:
   SIGTERM, the worker finishes its job; systemd kills it after the drain
   timeout), then ``vagrant destroy -f``, falling back to virsh when Vagrant
@@ -38,11 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from imgproc.adapters.providers.environment import environment_file
 from imgproc.adapters.providers.ids import checked_id
 from imgproc.adapters.providers.settings import ProviderSettings
+from imgproc.adapters.providers.vagrant.acceleration import detect as detect_acceleration
 from imgproc.adapters.providers.vagrant.box import (
     BoxInfo,
     build_box,
@@ -64,6 +65,7 @@ from imgproc.adapters.providers.vagrant.libvirt import (
     our_domains,
     virsh,
 )
+from imgproc.adapters.providers.vagrant.options import VagrantOptions
 from imgproc.adapters.providers.vagrant.relay import TcpRelay
 from imgproc.adapters.providers.vagrant.wheels import build_wheels
 from imgproc.adapters.secrets import write_private
@@ -74,19 +76,6 @@ from imgproc.core.errors import ProviderError
 log = logging.getLogger(__name__)
 
 MACHINE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class VagrantOptions(BaseModel):
-    """The Vagrant provider's own options (``provider.options``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_booting: int = Field(default=2, ge=1, description="at most this many VMs booting at once")
-    memory_mb: int = Field(default=1024, ge=256, description="memory of each VM, MiB")
-    cpus: int = Field(default=1, ge=1, description="virtual CPUs of each VM")
-    fleet_credentials_dir: Path = Field(
-        default=FLEET_DIR,
-        description="the VMs' broker password and S3 secret (scripts/ensure-services.sh)")
 
 
 @dataclass
@@ -133,7 +122,7 @@ class VagrantProvider:
         self._booting = threading.BoundedSemaphore(max_booting)
         self._lock = threading.Lock()
         self._prepare_lock = threading.Lock()
-        self._prepared: tuple[BoxInfo, Path, str] | None = None  # box, wheels, env file text
+        self._prepared: tuple[BoxInfo, str] | None = None  # box, env file text
         self._relays: list[TcpRelay] = []
         self._network_lock = threading.Lock()
         self._env_text: str | None = None
@@ -155,19 +144,27 @@ class VagrantProvider:
             "up_timeout_s": settings.boot_timeout_s,
             **options.model_dump(),
         }
+        if options.driver == "auto":
+            chosen = detect_acceleration()
+            log.info("VMs on %s: %s", chosen.driver, chosen.reason)
+            arguments["driver"] = chosen.driver
         arguments.update(overrides)
         return cls(settings.state_dir, worker_settings, **arguments)
 
     # -- preparation (once per provider) ---------------------------------------------------
 
-    def _prepare(self) -> tuple[BoxInfo, Path, str]:
+    def _prepare(self) -> tuple[BoxInfo, str]:
+        """The box for the current sources (built when they changed: it bakes imgproc's
+        wheels and the worker's Puppet code in) and the guests' settings; once per provider."""
         with self._prepare_lock:
             if self._prepared is None:
                 if self._box is None:  # a given box means a host set up by the caller
                     ensure_host(self.source_dir)
-                wheels = build_wheels(self.source_dir, wheels_dir(self.root.parent))
-                box = self._box or self._box_builder(wheels)
-                self._prepared = (box, wheels, self._guest_env())
+                    box = self._box_builder(
+                        build_wheels(self.source_dir, wheels_dir(self.root.parent)))
+                else:
+                    box = self._box
+                self._prepared = (box, self._guest_env())
             return self._prepared
 
     def _guest_env(self) -> str:
@@ -192,8 +189,9 @@ class VagrantProvider:
     def run_dir(self, machine_id: str) -> Path:
         return self.root / machine_id
 
-    def render(self, machine_id: str, box: BoxInfo, wheels: Path, env_text: str) -> Path:
-        """The machine's run directory: Vagrantfile, machine.json, imgproc.env, wheels, puppet."""
+    def render(self, machine_id: str, box: BoxInfo, env_text: str) -> Path:
+        """The machine's run directory: Vagrantfile, machine.json and imgproc.env (the guest's
+        settings, which its provisioning step carries: everything else is in the box)."""
         run = self.run_dir(machine_id)
         run.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.source_dir / "vagrant" / "worker" / "Vagrantfile", run / "Vagrantfile")
@@ -207,11 +205,6 @@ class VagrantProvider:
         }
         (run / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
         write_private(run / "imgproc.env", env_text)
-        for name, target in (("wheels", wheels), ("puppet", self.source_dir / "puppet")):
-            link = run / name
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(target.resolve(), target_is_directory=True)
         return run
 
     # -- the port --------------------------------------------------------------------------
@@ -234,13 +227,13 @@ class VagrantProvider:
 
     def _start(self, machine_id: str, machine: _Machine) -> str:
         asked = self.clock.now()
-        box, wheels, env_text = self._prepare()
+        box, env_text = self._prepare()
         self._wait_for_slot(machine)
         try:
             with machine.lock:  # a stop waits for this; it interrupts `vagrant up` first
                 if machine.cancelled:
                     raise ProviderError("stopped before it booted")
-                run = self.render(machine_id, box, wheels, env_text)
+                run = self.render(machine_id, box, env_text)
                 began = self.clock.now()
                 address = self._up(run, machine)
         finally:

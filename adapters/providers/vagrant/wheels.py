@@ -28,12 +28,19 @@ def package_dirs(source_dir: Path) -> list[Path]:
     return sorted(p for p in source_dir.iterdir() if p.is_dir() and (p / "__init__.py").exists())
 
 
+def _in_wheel(path: Path) -> bool:
+    return path.is_file() and not any(part == "__pycache__" or part.endswith(".egg-info")
+                                      for part in path.parts) and path.suffix != ".pyc"
+
+
 def source_hash(source_dir: Path) -> str:
-    """A hash of what goes into imgproc's wheel (its build file and its Python sources)."""
+    """A hash of what goes into imgproc's wheel: its build file and every file of its
+    packages (Python sources and package data: the box bakes the wheel in, so a changed
+    profile or stylesheet must rebuild it too)."""
     digest = hashlib.sha256()
     files = [source_dir / "pyproject.toml"]
     for top in package_dirs(source_dir):
-        files.extend(sorted(top.rglob("*.py")))
+        files.extend(sorted(p for p in top.rglob("*") if _in_wheel(p)))
     for path in files:
         digest.update(str(path.relative_to(source_dir)).encode())
         digest.update(path.read_bytes())

@@ -1,12 +1,17 @@
 # One imgproc command run by systemd as a service, restarted when it fails.
 # Stopping sends SIGTERM (a worker finishes its job, acks and exits) and kills
 # only after $stop_timeout_s.
+#
+# With $run false only the unit is installed, neither enabled nor started: a box
+# baked with it starts the service once the machine's own settings are written
+# (imgproc::worker's setup script), and no systemd need be running meanwhile.
 define imgproc::service (
   String $command,
   String $env_file,
   String $description = "imgproc ${title}",
   Integer $stop_timeout_s = 90,
   Array[String] $after = [],
+  Boolean $run = true,
 ) {
   include imgproc
 
@@ -28,17 +33,19 @@ define imgproc::service (
     }),
   }
 
-  exec { "imgproc-${title}-daemon-reload":
-    command     => '/bin/systemctl daemon-reload',
-    refreshonly => true,
-    subscribe   => File[$unit],
-  }
+  if $run {
+    exec { "imgproc-${title}-daemon-reload":
+      command     => '/bin/systemctl daemon-reload',
+      refreshonly => true,
+      subscribe   => File[$unit],
+    }
 
-  service { "imgproc-${title}":
-    ensure    => running,
-    enable    => true,
-    provider  => systemd,
-    require   => Exec["imgproc-${title}-daemon-reload"],
-    subscribe => [File[$unit, $env_file], Exec['imgproc-install']],
+    service { "imgproc-${title}":
+      ensure    => running,
+      enable    => true,
+      provider  => systemd,
+      require   => Exec["imgproc-${title}-daemon-reload"],
+      subscribe => [File[$unit, $env_file], Exec['imgproc-install']],
+    }
   }
 }
