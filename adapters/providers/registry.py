@@ -55,7 +55,7 @@ class ProviderEntry:
 _PROVIDERS: Mapping[str, ProviderEntry] = {
     "local": ProviderEntry("imgproc.adapters.providers.local"),
     # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
-    "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=900.0,
+    "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=600.0,
                              wall_time_only=True),
     "memory": ProviderEntry("imgproc.adapters.providers.memory", runs_workers=False),
 }

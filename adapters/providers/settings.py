@@ -30,7 +30,7 @@ class ProviderSettings(BaseModel):
         default=60.0, gt=0, description="kill a draining worker after this")
     boot_timeout_s: float = Field(
         default=300.0, gt=0,
-        description="fail a machine not running by then [the provider's own: vagrant 900]")
+        description="fail a machine not running by then [the provider's own: vagrant 600]")
     state_dir: Path = Field(
         default=Path(".imgproc/machines"), description="pid files, run directories, logs")
     options: dict[str, Any] = Field(

@@ -13,7 +13,10 @@ class SimSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    boot_delay_s: float = Field(default=30.0, ge=0, description="request to ready")
+    boot_delay_s: float = Field(
+        default=30.0, ge=0,
+        description="request to ready; 30 s is a fast cloud VM (clouds: 20-100 s), a VM of "
+                    "this host's Vagrant provider about 90 s (docs/policies.md)")
     boot_jitter_s: float = Field(default=0.0, ge=0, description="uniform extra boot time, 0..this")
     release_delay_s: float = Field(default=0.0, ge=0, description="release to gone (still billed)")
     sample_step_s: float = Field(default=1.0, gt=0, description="time-series step")

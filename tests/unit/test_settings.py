@@ -58,7 +58,7 @@ def test_an_unknown_setting_is_rejected(tmp_path):
 def test_vms_get_a_boot_timeout_that_fits_a_vm_unless_one_is_given(monkeypatch):
     monkeypatch.delenv("IMGPROC_PROVIDER__BOOT_TIMEOUT_S", raising=False)
     assert load_settings(provider={"kind": "local"}).provider.boot_timeout_s == 300.0
-    assert load_settings(provider={"kind": "vagrant"}).provider.boot_timeout_s == 900.0
+    assert load_settings(provider={"kind": "vagrant"}).provider.boot_timeout_s == 600.0
     monkeypatch.setenv("IMGPROC_PROVIDER__BOOT_TIMEOUT_S", "450")
     assert load_settings(provider={"kind": "vagrant"}).provider.boot_timeout_s == 450.0
 

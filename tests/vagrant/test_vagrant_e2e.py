@@ -302,11 +302,35 @@ def test_an_image_replay_on_two_vagrant_vms_writes_every_output_and_leaves_nothi
         "qemu_rss_mib_per_vm": watch.memory_mib,
     }
     timings_file = state_dir / "vagrant" / "timings.jsonl"
-    if timings_file.is_file():
-        timings = map(json.loads, timings_file.read_text().splitlines())
-        figures["provider_timings"] = [t for t in timings
-                                       if t["machine_id"] in workers and t["at"] >= started]
+    timings = [t for t in map(json.loads, timings_file.read_text().splitlines())
+               if t["machine_id"] in workers and t["at"] >= started]
+    figures["provider_timings"] = timings
+    figures["breakdown"] = [_breakdown(t, workers[t["machine_id"]]) for t in timings]
+    figures["goal_s"] = GOAL_FIRST_JOB_S
     _record_figures(figures)
+    # The goal is 120 s; software emulation's speed varies with the host beneath by up to
+    # 2.7x on this machine kind (docs/vagrant.md), so the test fails only beyond twice it.
+    slowest = max(figures["scale_up_to_first_job_s"])
+    assert slowest <= 2 * GOAL_FIRST_JOB_S, figures
+
+
+GOAL_FIRST_JOB_S = 120.0
+
+
+def _breakdown(timing: dict, seen: dict) -> dict[str, float]:
+    """Where one VM's scale-up to first job went: a boot slot, the guest's boot to its setup
+    step (Vagrant's domain creation, the kernel, systemd, the wait for SSH), the setup step,
+    the worker's start to serving, and serving to its first job."""
+    parts = {"slot_s": timing["waited_s"]}
+    if "worker_started_at" in timing:
+        setup_done = timing["worker_started_at"]
+        parts["boot_to_setup_s"] = (setup_done - timing["guest_setup_s"] - seen["requested_at"]
+                                    - timing["waited_s"])
+        parts["guest_kernel_to_setup_s"] = timing["guest_boot_s"]
+        parts["setup_s"] = timing["guest_setup_s"]
+        parts["worker_start_s"] = seen["running_at"] - setup_done
+    parts["running_to_first_job_s"] = seen["first_job_at"] - seen["running_at"]
+    return {k: round(v, 1) for k, v in parts.items()}
 
 
 def test_a_vm_that_does_not_boot_in_time_is_destroyed_marked_failed_and_replaced(host_ready):

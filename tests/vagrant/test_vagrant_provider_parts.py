@@ -24,6 +24,7 @@ from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     make_vagrant,
     pid_file,
+    setup_timings,
     stop_leftover_command,
 )
 from imgproc.adapters.providers.vagrant.guest import (
@@ -397,3 +398,14 @@ def test_auto_driver_is_resolved_when_the_provider_is_made(tmp_path, monkeypatch
     assert VagrantProvider.from_settings(settings, {}).driver == "kvm"
     settings = ProviderSettings(kind="vagrant", state_dir=tmp_path, options={"driver": "qemu"})
     assert VagrantProvider.from_settings(settings, {}).driver == "qemu"
+
+
+def test_the_guests_setup_timings_are_read_from_the_vagrant_log(tmp_path):
+    (tmp_path / "vagrant.log").write_text(
+        "==> worker-7: Running provisioner: imgproc-worker (shell)...\n"
+        "    worker-7: imgproc-worker-setup: worker-7 set up from 36.52 s to 41.02 s of uptime;"
+        " worker started at 1796325700.250000000\n")
+    assert setup_timings(tmp_path) == pytest.approx(
+        {"guest_boot_s": 36.52, "guest_setup_s": 4.5, "worker_started_at": 1796325700.25})
+    (tmp_path / "vagrant.log").write_text("==> worker-7: Machine booted and ready!\n")
+    assert setup_timings(tmp_path) == {}

@@ -37,6 +37,26 @@ def log_errors(run_dir: Path, lines: int = 4) -> str:
     return tail("\n".join(errors) if errors else text, lines)
 
 
+SETUP_LINE = re.compile(r"imgproc-worker-setup: \S+ set up from ([\d.]+) s to ([\d.]+) s of "
+                        r"uptime; worker started at ([\d.]+)")
+
+
+def setup_timings(run_dir: Path) -> dict[str, float]:
+    """What the guest's setup step (imgproc-worker-setup) said of its timing in the machine's
+    Vagrant log: the guest's uptime when it began (its boot, with Vagrant's wait for SSH),
+    how long it took, and the wall time its worker started. Empty when it said nothing."""
+    try:
+        text = (run_dir / "vagrant.log").read_text(errors="replace")
+    except OSError:
+        return {}
+    found = SETUP_LINE.findall(text)
+    if not found:
+        return {}
+    began, done, worker_started_at = map(float, found[-1])
+    return {"guest_boot_s": began, "guest_setup_s": done - began,
+            "worker_started_at": worker_started_at}
+
+
 class CommandTimeout(ProviderError):
     """A vagrant command ran out of time and was interrupted."""
 

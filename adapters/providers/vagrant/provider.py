@@ -55,6 +55,7 @@ from imgproc.adapters.providers.vagrant.command import (
     CommandTimeout,
     log_errors,
     make_vagrant,
+    setup_timings,
     stop_leftover_command,
 )
 from imgproc.adapters.providers.vagrant.guest import FLEET_DIR, FleetCredentials, guest_settings
@@ -238,7 +239,8 @@ class VagrantProvider:
                 address = self._up(run, machine)
         finally:
             self._booting.release()
-        self.timings[machine_id] = {"waited_s": began - asked, "up_s": self.clock.now() - began}
+        self.timings[machine_id] = {"waited_s": began - asked, "up_s": self.clock.now() - began,
+                                    **setup_timings(run)}
         log.info("machine %s up at %s in %.0f s", machine_id, address, self.clock.now() - began)
         return address
 
@@ -336,7 +338,7 @@ class VagrantProvider:
     def _append_timings(self, machine_id: str, times: dict[str, float]) -> None:
         """One JSON line per destroyed machine in state_dir/vagrant/timings.jsonl (the figures)."""
         line = {"machine_id": machine_id, "at": self.clock.now(),
-                **{k: round(v, 1) for k, v in times.items()}}
+                **{k: round(v, 2) for k, v in times.items()}}
         with open(self.root / "timings.jsonl", "a") as out:
             out.write(json.dumps(line) + "\n")
 
