@@ -26,6 +26,7 @@
 #                                              # (DIR: imgproc's wheel and its dependencies',
 #                                              # as `imgproc box build` makes them)
 #   scripts/build-box.sh --wheels DIR --check  # exit 0 if that box is built and registered
+#   scripts/build-box.sh --wheels DIR --name   # print the name of that box (its cache key)
 #   scripts/build-box.sh --remove              # unregister every imgproc box, delete its files
 set -euo pipefail
 
@@ -175,6 +176,10 @@ unmount_chroot() {
   local dir
   for dir in dev sys proc; do umount -l "$1/$dir" 2>/dev/null || true; done
 }
+if [ "${1:-}" = "--name" ]; then
+  [ -n "$WHEELS" ] || die "--name needs --wheels DIR"
+  echo "$BOX"; exit 0
+fi
 if [ "${1:-}" != "--check" ]; then  # one build (or removal) at a time on this host
   mkdir -p "$(dirname "$BOX_DIR")"
   exec 9>"$BOX_DIR.lock"

@@ -98,7 +98,13 @@ remove_boxes() {
     done
     vagrant global-status --prune >/dev/null 2>&1 || true
   fi
-  rm -rf "$BOX_DIR" "$BOX_DIR.lock"
+  # A box build killed while Puppet ran in the image leaves /proc, /sys and /dev bound
+  # into it: unmount them first, and never cross into another file system.
+  local mount
+  for mount in $(awk -v d="$BOX_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$mount" || true
+  done
+  rm -rf --one-file-system "$BOX_DIR" "$BOX_DIR.lock"
 }
 
 remove_test_leftovers() {
