@@ -40,10 +40,9 @@ POOL=default
 PACKAGES=(linux-image-amd64 systemd-sysv udev dbus kmod iproute2 procps netbase
           openssh-server sudo rsync ca-certificates
           python3 python3-venv puppet)
-# mitigations=off: the guest runs one service for its host; the kernel's side-channel
-# mitigations (page-table isolation on the Intel CPU model, among others) only cost
-# instructions, many of them under software emulation.
-CMD_LINE="root=/dev/vda rw console=ttyS0 net.ifnames=1 quiet mitigations=off"
+# (The provider adds mitigations=off under software emulation only: docs/vagrant.md.)
+CMD_LINE="root=/dev/vda rw console=ttyS0 net.ifnames=1 quiet"
+DEBOOTSTRAP_ARGS=(--variant=minbase)
 
 log() { echo "[box] $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -76,7 +75,7 @@ mirror() {  # this machine's own Debian mirror for $SUITE, from its apt configur
 
 KEY=$(vagrant_key)
 MIRROR=$(mirror)
-BASE_HASH=$(echo "$SUITE" "${PACKAGES[*]}" "$MIRROR" | sha256sum | cut -c1-12)
+BASE_HASH=$(echo "$SUITE" "${PACKAGES[*]}" "$MIRROR" "${DEBOOTSTRAP_ARGS[*]}" | sha256sum | cut -c1-12)
 PUPPET_DIR=$(cd "$(dirname "$0")/../puppet" && pwd)
 puppet_hash() {  # every file of the Puppet tree, by path and content
   (cd "$PUPPET_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum
@@ -172,9 +171,12 @@ mount_for_chroot() {
   local dir
   for dir in proc sys dev; do mount --bind "/$dir" "$1/$dir"; done
 }
-unmount_chroot() {
+unmount_chroot() {  # and make sure: mkfs would copy whatever is still mounted into the image
   local dir
   for dir in dev sys proc; do umount -l "$1/$dir" 2>/dev/null || true; done
+  if awk -v d="$1/" 'index($2, d) == 1 {found = 1} END {exit !found}' /proc/mounts; then
+    die "still mounted under $1 (see /proc/mounts): unmount it by hand"
+  fi
 }
 if [ "${1:-}" = "--name" ]; then
   [ -n "$WHEELS" ] || die "--name needs --wheels DIR"
@@ -187,7 +189,8 @@ if [ "${1:-}" != "--check" ]; then  # one build (or removal) at a time on this h
 fi
 
 case "${1:-}" in
-  --check) registered && volume_ready; exit ;;
+  --check) [ -n "$WHEELS" ] || die "--check needs --wheels DIR"
+           registered && volume_ready; exit ;;
   --remove)
     vms_exist && die "VMs of ours exist (virsh list --all): destroy them before removing their box"
     for name in $(other_boxes) "$BOX"; do remove_box "$name"; done
@@ -208,9 +211,11 @@ fi
 
 puppet_apply() {  # root: puppet apply of the worker's manifest, --detailed-exitcodes' status
   local status=0
-  chroot "$1" env FACTER_imgproc_wheels_dir=/tmp/imgproc-wheels \
-    puppet apply --detailed-exitcodes --color=false --modulepath=/tmp/imgproc-puppet/modules \
-    /tmp/imgproc-puppet/manifests/worker.pp >>"$WORK/puppet.log" 2>&1 || status=$?
+  # A clean environment: nothing of the caller's (PIP_*, PYTHONPATH, FACTER_*) may shape
+  # the image, which the cache key would not show.
+  chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    FACTER_imgproc_wheels_dir=/tmp/imgproc-wheels puppet apply --detailed-exitcodes --color=false \
+    --modulepath=/tmp/imgproc-puppet/modules /tmp/imgproc-puppet/manifests/worker.pp >>"$WORK/puppet.log" 2>&1 || status=$?
   echo "$status"
 }
 bake() {  # root: imgproc and the worker's configuration, applied by Puppet, then bytecode
@@ -219,8 +224,8 @@ bake() {  # root: imgproc and the worker's configuration, applied by Puppet, the
   mkdir -p "$root/tmp/imgproc-wheels"
   cp "$WHEELS"/*.whl "$root/tmp/imgproc-wheels/"
   cp -r "$PUPPET_DIR" "$root/tmp/imgproc-puppet"
-  mount_for_chroot "$root"
   trap 'unmount_chroot "$ROOT"' EXIT
+  mount_for_chroot "$root"
   status=$(puppet_apply "$root")
   [ "$status" = 0 ] || [ "$status" = 2 ] \
     || { tail -20 "$WORK/puppet.log" >&2; die "puppet apply failed (log: $WORK/puppet.log)"; }
@@ -230,11 +235,12 @@ bake() {  # root: imgproc and the worker's configuration, applied by Puppet, the
     || { tail -20 "$WORK/puppet.log" >&2; die "a second puppet apply still changed something (log: $WORK/puppet.log)"; }
   # Bytecode now, natively: the worker's user cannot write it into the venv, and compiling
   # on every start costs seconds under emulation.
-  chroot "$root" /opt/imgproc/venv/bin/python -m compileall -q -j 0 /opt/imgproc/venv/lib >/dev/null
+  chroot "$root" env -i PATH=/usr/bin:/bin /opt/imgproc/venv/bin/python -m compileall -q -j 0 /opt/imgproc/venv/lib >/dev/null
   unmount_chroot "$root"
   trap - EXIT
+  # Puppet's state and reports name the build host: the image keeps none of them.
   rm -rf "$root/tmp/imgproc-wheels" "$root/tmp/imgproc-puppet" "$root/var/cache/puppet/reports" \
-    "$root/var/lib/puppet/reports"
+    "$root/var/cache/puppet/state" "$root/var/lib/puppet/reports" "$root/var/lib/puppet/state"
 }
 
 started=$SECONDS
@@ -247,7 +253,7 @@ BASE="$BOX_DIR/base-$BASE_HASH.tar"
 if [ ! -f "$BASE" ]; then
   unmount_chroot "$ROOT"; rm -rf --one-file-system "$ROOT"
   log "debootstrap $SUITE from $MIRROR (a minute or two)"
-  debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+  debootstrap "${DEBOOTSTRAP_ARGS[@]}" --include="$(IFS=,; echo "${PACKAGES[*]}")" \
     "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log: $WORK/debootstrap.log)"; }
   chroot "$ROOT" apt-get clean

@@ -54,7 +54,7 @@ class ProviderEntry:
 
 _PROVIDERS: Mapping[str, ProviderEntry] = {
     "local": ProviderEntry("imgproc.adapters.providers.local"),
-    # a VM boots and is provisioned in 5-7 minutes here (docs/vagrant.md)
+    # a VM starts in about 90 s here, and the first after a change waits for its box
     "vagrant": ProviderEntry("imgproc.adapters.providers.vagrant", boot_timeout_s=600.0,
                              wall_time_only=True),
     "memory": ProviderEntry("imgproc.adapters.providers.memory", runs_workers=False),

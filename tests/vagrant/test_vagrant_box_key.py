@@ -1,4 +1,4 @@
-"""The box's cache key, with the real builder: `scripts/build-box.sh --wheels DIR --name`
+"""The box builder. Its cache key, with the real builder: `scripts/build-box.sh --wheels DIR --name`
 names the box for its inputs without building it. A change to the Puppet code, to the
 builder (the guest's set-up) or to what goes into imgproc's wheel gives another name, so
 the provider builds that box rather than use a stale one; nothing else changes it."""
@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +82,33 @@ def test_without_imgproc_wheel_the_builder_refuses(sources):
     done = subprocess.run([str(src / "scripts" / "build-box.sh"), "--wheels", str(wheels),
                            "--name"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0 and "no imgproc wheel" in done.stderr
+
+
+def test_a_builder_that_runs_too_long_is_stopped_with_its_children_and_cleans_up(tmp_path):
+    """The provider's build_box: the builder's whole process group is stopped, and its
+    exit trap (which unmounts what it bound into the image) runs."""
+    from imgproc.adapters.providers.vagrant.box import build_box
+    from imgproc.core.errors import ProviderError
+
+    (tmp_path / "scripts").mkdir()
+    builder = tmp_path / "scripts" / "build-box.sh"
+    # A step in the foreground (as debootstrap or Puppet), and a child that ignores SIGINT
+    # (a background job of a script does).
+    builder.write_text(f"#!/usr/bin/env bash\ntrap 'echo cleaned >{tmp_path}/trap' EXIT\n"
+                       f"sleep 300 & echo $! >{tmp_path}/child\nsleep 300\n")
+    builder.chmod(0o755)
+    with pytest.raises(ProviderError, match="took more than 2 s"):
+        build_box(tmp_path / "wheels", source_dir=tmp_path, timeout_s=2)
+    assert (tmp_path / "trap").read_text() == "cleaned\n"
+    child = int((tmp_path / "child").read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

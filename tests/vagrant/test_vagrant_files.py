@@ -57,6 +57,17 @@ def test_the_rendered_run_directory_holds_the_machine_and_its_settings_only(tmp_
     assert machine["box"] == "imgproc-bookworm-test"
     assert machine["libvirt"]["kernel"] == "/var/lib/libvirt/images/k"
     assert (machine["boot_timeout_s"], machine["drain_timeout_s"]) == (420, 45)
+    assert machine["libvirt"]["cmd_line"] == "root=/dev/vda rw console=ttyS0 mitigations=off"
+
+
+def test_on_kvm_the_guest_keeps_its_mitigations_and_no_drain_is_endless(tmp_path):
+    provider = VagrantProvider(tmp_path / "state", {}, source_dir=ROOT, driver="kvm",
+                               drain_timeout_s=0.2)
+    box = BoxInfo("imgproc-bookworm-test", "/k", "/i", "root=/dev/vda rw")
+    run = provider.render("worker004", box, 'IMGPROC_POLICY="slo"\n')
+    machine = json.loads((run / "machine.json").read_text())
+    assert machine["libvirt"]["cmd_line"] == "root=/dev/vda rw"
+    assert machine["drain_timeout_s"] == 1  # systemd takes 0 for "never"
 
 
 def test_vagrant_validates_the_rendered_worker_vagrantfile(tmp_path):
@@ -148,6 +159,15 @@ def test_puppet_compiles_the_worker_image(tmp_path):
     assert "Service[imgproc-worker]" not in output
 
 
+def test_the_worker_image_refuses_to_compile_without_its_wheels(tmp_path):
+    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
+                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
+                           f"--confdir={tmp_path / 'conf'}",
+                           str(PUPPET / "manifests" / "worker.pp")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert "needs the fact imgproc_wheels_dir" in done.stdout + done.stderr
+
+
 def _setup_script(tmp_path: Path) -> Path:
     """imgproc-worker-setup as Puppet renders it, its /etc/ paths moved under tmp_path."""
     done = subprocess.run(["puppet", "epp", "render", "--values",
@@ -162,8 +182,8 @@ def _setup_script(tmp_path: Path) -> Path:
 
 
 def _shims(tmp_path: Path) -> dict[str, str]:
-    """systemctl, hostname and install (root's ownership) recorded, not run: the script runs
-    on this host, with its /etc/ paths under tmp_path."""
+    """systemctl and hostname recorded, not run: the script runs on this host, with its
+    /etc/ paths under tmp_path."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("systemctl", "hostname"):
@@ -177,6 +197,7 @@ def _shims(tmp_path: Path) -> dict[str, str]:
     (["Worker_1", "60"], "X=1\n", "is not a host name"),
     (["-w", "60"], "X=1\n", "is not a host name"),
     (["worker-1", "6O"], "X=1\n", "is not a whole number"),
+    (["worker-1", "0"], "X=1\n", "at least 1"),
     (["worker-1", "60"], "", "no settings on standard input"),
     (["worker-1"], "X=1\n", "usage"),
 ])
@@ -232,7 +253,8 @@ def test_the_master_refuses_to_compile_without_its_s3_secrets(tmp_path):
                            f"--confdir={tmp_path / 'conf'}",
                            str(PUPPET / "manifests" / "master.pp")],
                           capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "FACTER_imgproc_rabbit_password": "secret"})
+                          env={**os.environ, "FACTER_imgproc_rabbit_password": "secret",
+                               "FACTER_imgproc_wheels_dir": str(tmp_path)})
     assert "imgproc_s3_secret" in done.stdout + done.stderr
 
 

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgproc.adapters.providers.vagrant.command import tail
+from imgproc.adapters.providers.vagrant.command import interrupt_child_group, tail
 from imgproc.core.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def script(name: str, source_dir: Path | None = None) -> Path:
 
 
 def wheels_dir(state_dir: Path) -> Path:
-    """Where a deployer with this state directory keeps the wheels its guests install."""
+    """Where a deployer with this state directory keeps the wheels baked into its box."""
     return Path(state_dir) / "vagrant" / "wheels"
 
 
@@ -45,22 +45,29 @@ class BoxInfo:
         return cls(data["box"], data.get("kernel"), data.get("initrd"), data.get("cmd_line"))
 
 
-def build_box(source_dir: Path | None = None, wheels: Path | None = None,
+def build_box(wheels: Path, source_dir: Path | None = None,
               timeout_s: float = 1800.0) -> BoxInfo:
-    """Build and register the worker box unless it is already (``scripts/build-box.sh``: cached).
-    With ``wheels``, imgproc's dependencies come installed in the box's /opt/imgproc/venv."""
-    command = [str(script("build-box.sh", source_dir)),
-               *(["--wheels", str(wheels)] if wheels else [])]
+    """Build and register the worker box for these wheels and the current Puppet code,
+    unless it is already (``scripts/build-box.sh``: cached by their content). The builder
+    runs in its own process group: cut short, all of it is stopped, and its exit trap
+    unmounts what it had bound into the image."""
+    command = [str(script("build-box.sh", source_dir)), "--wheels", str(wheels)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        builder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, start_new_session=True)
+    except OSError as exc:
         raise ProviderError(f"cannot build the box: {exc}") from exc
-    if done.returncode != 0:
-        raise ProviderError(f"cannot build the box: {tail(done.stderr)}")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    try:
+        out, err = builder.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        interrupt_child_group(builder)
+        builder.communicate()
+        raise ProviderError(f"cannot build the box: it took more than {timeout_s:.0f} s") from None
+    if builder.returncode != 0:
+        raise ProviderError(f"cannot build the box: {tail(err)}")
+    lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
-        raise ProviderError(f"the box builder said nothing usable: {tail(done.stdout)}")
+        raise ProviderError(f"the box builder said nothing usable: {tail(out)}")
     return BoxInfo.from_json(lines[-1])
 
 

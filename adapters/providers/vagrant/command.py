@@ -63,7 +63,7 @@ class CommandTimeout(ProviderError):
 
 def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
     """A python-vagrant ``Vagrant`` whose commands run with a timeout, in their own
-    process group (so Vagrant's ssh and rsync children go too), and can be
+    process group (so Vagrant's ssh children go too), and can be
     interrupted from another thread."""
     class TimedVagrant(vagrant.Vagrant):
         timeout_s: float | None = None
@@ -109,14 +109,8 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
             ``grace_s``; a command not started yet will not start."""
             self.interrupted = True
             proc = self.process
-            if proc is None or proc.poll() is not None:
-                return
-            try:
-                os.killpg(proc.pid, signal.SIGINT)
-                proc.wait(timeout=grace_s)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                pass
-            _kill_what_is_left(proc.pid)
+            if proc is not None:
+                interrupt_child_group(proc, grace_s)
 
         def _call_vagrant_command(self, args):
             command = self._make_vagrant_command(args)
@@ -129,6 +123,19 @@ def make_vagrant(root: Path, env: dict[str, str], log_path: Path):
                 return self._wait(self._spawn(command, subprocess.PIPE, err), command)
 
     return TimedVagrant()
+
+
+def interrupt_child_group(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGINT to the process group a child of ours leads (started with a new session), then,
+    once it is done or after ``grace_s``, SIGKILL to what is left of the group."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=grace_s)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        pass
+    _kill_what_is_left(proc.pid)
 
 
 def pid_file(run_dir: Path) -> Path:

@@ -2,14 +2,12 @@
 
 Same port as the local provider (``name``, ``start``, ``stop``, ``alive``):
 
-* ``start(machine_id)`` renders a run directory ``state_dir/vagrant/<machine id>``
-  (the worker Vagrantfile from ``vagrant/worker/``, its ``machine.json`` and the
-  worker's ``imgproc.env``), runs ``vagrant up`` with a timeout (at most
-  ``max_booting`` at once), and returns the guest's address. The box is baked
-  (imgproc and the worker's Puppet code applied at build time, rebuilt when either
-  changes); at boot Vagrant only runs ``imgproc-worker-setup``, which writes the
-  machine's settings and starts the worker, which registers itself and moves its
-  machine to ``running``.
+* ``start(machine_id)`` renders ``state_dir/vagrant/<machine id>`` (the worker's
+  Vagrantfile, ``machine.json``, ``imgproc.env``), runs ``vagrant up`` with a timeout
+  (at most ``max_booting`` at once) and returns the guest's address. The box is baked
+  (imgproc and the worker's Puppet code, rebuilt when either changes); at boot Vagrant
+  runs only ``imgproc-worker-setup``, which writes the machine's settings and starts
+  the worker, which registers itself and moves its machine to ``running``.
 * ``stop(machine_id)`` drains (``systemctl stop imgproc-worker`` in the guest:
   SIGTERM, the worker finishes its job; systemd kills it after the drain
   timeout), then ``vagrant destroy -f``, falling back to virsh when Vagrant
@@ -21,15 +19,15 @@ Same port as the local provider (``name``, ``start``, ``stop``, ``alive``):
 Any failure raises :class:`ProviderError` with the reason (the tail of Vagrant's output);
 the deployer then marks the machine failed and stops it, which destroys the VM.
 
-Guests reach the host's RabbitMQ, ZooKeeper and object store at the host's address on
-the VMs' network (its ``.1``), as their fleet's user (``guest.py``): through a small TCP
-relay of this provider's for a service on loopback only, directly otherwise.
+Guests reach the host's services at its address on the VMs' network, as their fleet's
+user, through this provider's relays where needed (``guest.py``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -118,7 +116,7 @@ class VagrantProvider:
         self.network_address = network_address
         self._box = box
         self.fleet_credentials_dir = Path(fleet_credentials_dir)
-        self._box_builder = box_builder or (lambda wheels: build_box(self.source_dir, wheels))
+        self._box_builder = box_builder or (lambda wheels: build_box(wheels, self.source_dir))
         self._vagrant = vagrant_factory
         self._booting = threading.BoundedSemaphore(max_booting)
         self._lock = threading.Lock()
@@ -199,14 +197,22 @@ class VagrantProvider:
         machine = {
             "fqdn": machine_id, "type": "worker", "box": box.box, "domain_prefix": self.prefix,
             "memory_mb": self.memory_mb, "cpus": self.cpus,
-            "boot_timeout_s": int(self.up_timeout_s), "drain_timeout_s": int(self.drain_timeout_s),
+            "boot_timeout_s": int(self.up_timeout_s),
+            "drain_timeout_s": max(1, math.ceil(self.drain_timeout_s)),  # 0 is "never" to systemd
             "libvirt": {"driver": self.driver, "cpu_model": self.cpu_model, "kernel": box.kernel,
-                        "initrd": box.initrd, "cmd_line": box.cmd_line,
+                        "initrd": box.initrd, "cmd_line": self._cmd_line(box),
                         "network_name": self.network_name, "network_address": self.network_address},
         }
         (run / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
         write_private(run / "imgproc.env", env_text)
         return run
+
+    def _cmd_line(self, box: BoxInfo) -> str | None:
+        """The box's kernel command line, with mitigations=off under software emulation only:
+        there they cost every system call many emulated instructions (docs/vagrant.md)."""
+        if box.cmd_line is None or self.driver != "qemu":
+            return box.cmd_line
+        return f"{box.cmd_line} mitigations=off"
 
     # -- the port --------------------------------------------------------------------------
 

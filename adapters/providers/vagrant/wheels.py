@@ -1,5 +1,6 @@
-"""Wheels of imgproc and its dependencies for the guests, which install them with no network.
-Rebuilt only when the sources change (a hash of them is kept beside the wheels)."""
+"""Wheels of imgproc and its dependencies, which the box builder bakes into the worker box
+(installed there with no network). Rebuilt only when the sources change (a hash of them is
+kept beside the wheels as ``.source-hash``, and is part of the box's cache key)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 # imgproc installed into its own virtual environment from a directory of wheels
 # (imgproc and every dependency), with the system user its services run as.
 class imgproc (
-  String $wheels_dir = $facts['imgproc_wheels_dir'].lest || { '/vagrant/wheels' },
+  String $wheels_dir = $facts['imgproc_wheels_dir'].lest || {
+    fail('class imgproc needs the fact imgproc_wheels_dir (where the wheels are)')
+  },
   String $venv = '/opt/imgproc/venv',
   String $user = 'imgproc',
   String $home = '/var/lib/imgproc',
@@ -46,10 +48,10 @@ class imgproc (
     require => [Package['python3-venv'], File['/opt/imgproc']],
   }
 
-  # Every dependency from the wheels, unless the venv already holds exactly these (a box
-  # built with them lists them in .dependency-wheels). --no-index: the guest needs no
-  # network; --no-compile: byte-compiling costs minutes under emulation, and Python
-  # compiles what it imports.
+  # Every dependency from the wheels, unless the venv already holds exactly these (by
+  # name, listed in .dependency-wheels). --no-index: the guest needs no network;
+  # --no-compile: byte-compiling costs minutes under emulation (the box builder compiles
+  # the baked venv natively afterwards, and Python compiles what it imports).
   $pip = "${venv}/bin/pip install --quiet --no-index --no-compile --find-links ${wheels_dir}"
   $dependency_wheels = "ls ${wheels_dir} | grep '\\.whl\$' | grep -v '^imgproc-' | LC_ALL=C sort"
 
@@ -61,10 +63,16 @@ class imgproc (
     require  => Exec['imgproc-venv'],
   }
 
+  # imgproc's own wheel, unless the venv holds exactly that wheel (by content, kept in
+  # .imgproc-wheel): a baked box keeps the imgproc it was built with, and a node given
+  # another wheel (the master on a worker box) installs that one.
+  $wheel_hash = "sha256sum ${wheels_dir}/imgproc-*.whl | cut -d ' ' -f 1"
+
   exec { 'imgproc-install':
-    command => "${pip} --no-deps imgproc",
-    creates => "${venv}/bin/imgproc",
-    timeout => 1800,
-    require => Exec['imgproc-dependencies'],
+    command  => "${pip} --no-deps --force-reinstall ${wheels_dir}/imgproc-*.whl && ${wheel_hash} > ${venv}/.imgproc-wheel",
+    unless   => "${wheel_hash} | cmp -s - ${venv}/.imgproc-wheel",
+    provider => shell,
+    timeout  => 1800,
+    require  => Exec['imgproc-dependencies'],
   }
 }
