@@ -159,13 +159,18 @@ def test_puppet_compiles_the_worker_image(tmp_path):
     assert "Service[imgproc-worker]" not in output
 
 
-def test_the_worker_image_refuses_to_compile_without_its_wheels(tmp_path):
+def _refusal(manifest: str, facts: dict[str, str], tmp_path: Path) -> str:
+    """What `puppet apply --noop` of a manifest says with only these facts."""
     done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
                            f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
-                           f"--confdir={tmp_path / 'conf'}",
-                           str(PUPPET / "manifests" / "worker.pp")],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert "needs the fact imgproc_wheels_dir" in done.stdout + done.stderr
+                           f"--confdir={tmp_path / 'conf'}", str(PUPPET / "manifests" / manifest)],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, **{f"FACTER_{k}": v for k, v in facts.items()}})
+    return done.stdout + done.stderr
+
+
+def test_the_worker_image_refuses_to_compile_without_its_wheels(tmp_path):
+    assert "needs the fact imgproc_wheels_dir" in _refusal("worker.pp", {}, tmp_path)
 
 
 def _setup_script(tmp_path: Path) -> Path:
@@ -248,14 +253,8 @@ def test_puppet_compiles_the_master_node(tmp_path):
 
 
 def test_the_master_refuses_to_compile_without_its_s3_secrets(tmp_path):
-    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
-                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
-                           f"--confdir={tmp_path / 'conf'}",
-                           str(PUPPET / "manifests" / "master.pp")],
-                          capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "FACTER_imgproc_rabbit_password": "secret",
-                               "FACTER_imgproc_wheels_dir": str(tmp_path)})
-    assert "imgproc_s3_secret" in done.stdout + done.stderr
+    facts = {"imgproc_rabbit_password": "secret", "imgproc_wheels_dir": str(tmp_path)}
+    assert "imgproc_s3_secret" in _refusal("master.pp", facts, tmp_path)
 
 
 def test_the_object_stores_unit_keeps_every_port_on_loopback():
@@ -270,9 +269,4 @@ def test_the_object_stores_unit_keeps_every_port_on_loopback():
 
 
 def test_the_master_refuses_to_compile_without_a_broker_password(tmp_path):
-    done = subprocess.run(["puppet", "apply", "--noop", "--color=false",
-                           f"--modulepath={PUPPET / 'modules'}", f"--vardir={tmp_path / 'var'}",
-                           f"--confdir={tmp_path / 'conf'}",
-                           str(PUPPET / "manifests" / "master.pp")],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert "imgproc_rabbit_password" in done.stdout + done.stderr
+    assert "imgproc_rabbit_password" in _refusal("master.pp", {}, tmp_path)
