@@ -138,19 +138,20 @@ all_running() {  # every node runs, in one cluster
 
 join_rabbit() {  # N: join node N, never joined before, to node 1's cluster
   log "joining $(node_name "$1") to $(node_name 1)"
-  ctl "$1" -q stop_app >/dev/null
-  ctl "$1" -q join_cluster "$(node_name 1)" >/dev/null
-  ctl "$1" -q start_app >/dev/null
+  ctl "$1" -q stop_app >/dev/null &&
+    ctl "$1" -q join_cluster "$(node_name 1)" >/dev/null &&
+    ctl "$1" -q start_app >/dev/null
 }
 
-join_new_nodes() {  # join the nodes that are not members of node 1's cluster yet, together
-  local members n pids=()
+join_new_nodes() {  # join the nodes that are not members of node 1's cluster yet, one by one:
+  # two nodes joining at once can both copy the schema mid-change, and the second dies with
+  # Mnesia's "Incompatible schema storage types" (seen on a new machine)
+  local members n
   members=$(cluster_nodes 1 disk_nodes) || die "cannot read the members of $(node_name 1)'s cluster"
   for n in 2 3; do
     grep -qx "$(node_name "$n")" <<<"$members" && continue
-    join_rabbit "$n" & pids+=($!)
+    join_rabbit "$n" || die "$(node_name "$n") could not join (logs under $DIR/rabbit)"
   done
-  for n in "${pids[@]}"; do wait "$n" || die "a node could not join (logs under $DIR/rabbit)"; done
 }
 
 wait_rabbit() {  # N: until node N has booted and runs in the cluster

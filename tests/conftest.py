@@ -9,6 +9,11 @@ what it uses, so that no test can forget it.
 
 ``scripts/test --fast`` runs the rest (``-m "not services and not vagrant"``): seconds,
 no service, nothing installed on the host.
+
+- ``exclusive``: a test that must have the host to itself (it stops or kills a shared
+  service, boots VMs, kills cluster nodes, or compares timings), set by hand or for all of
+  ``tests/cluster``. ``scripts/test`` runs every other test two at a
+  time (each test has its own vhost, ZooKeeper root and object prefix), then these alone.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from imgproc.adapters.storage.s3 import s3_client
 from imgproc.adapters.storage.settings import StorageSettings
 
 VAGRANT_TESTS = Path(__file__).parent / "vagrant"
+CLUSTER_TESTS = Path(__file__).parent / "cluster"
 SERVICE_FIXTURES = frozenset({
     "rabbit_session_settings",  # contract/rabbit: the session's vhost on the real broker
     "zk_admin",                 # contract/zk: a client of the real ZooKeeper
@@ -44,8 +50,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_services(item):
             item.add_marker(pytest.mark.services)
-        if VAGRANT_TESTS in Path(item.path).parents:
+        parents = Path(item.path).parents
+        if VAGRANT_TESTS in parents:
             item.add_marker(pytest.mark.vagrant)
+        if CLUSTER_TESTS in parents:
+            item.add_marker(pytest.mark.exclusive)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from fleet_support import start_fleet
 from it_support import BIN, rabbitmqctl, write_trace
 from tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.exclusive]  # stops the machine's RabbitMQ
 
 
 def through(url: str, port: int) -> str:

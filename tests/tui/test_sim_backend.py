@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from tui_helpers import BURST, WORKLOADS
 
@@ -107,17 +105,14 @@ def test_without_a_trace_the_backend_waits_for_a_replay(settings):
     assert backend.running_machines() == 0
 
 
-def test_a_snapshot_with_200_machines_takes_under_5_ms():
+def test_a_snapshot_with_200_machines_lists_every_one_of_them():
+    """How fast the console draws 200 machines is measured by benchmarks/bench_tui.py; here,
+    that none is left out at that size."""
     settings = Settings(_env_file=None, policy="constantsize",
                         policy_params={"size": 200, "max_starting": 200},
                         scaler={"min_workers": 200, "max_workers": 200, "max_starting": 200},
                         sim={"boot_delay_s": 0})
     backend = build_sim_console(settings, BURST)
     backend.tick(2.0)
-    assert len(backend.snapshot().machines) == 200
-    times = []
-    for _ in range(20):
-        start = time.perf_counter()
-        backend.snapshot()
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[len(times) // 2] < 0.005
+    machines = backend.snapshot().machines
+    assert len(machines) == 200 and len({m.id for m in machines}) == 200

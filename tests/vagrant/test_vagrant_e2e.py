@@ -36,6 +36,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.vagrant,
+    pytest.mark.exclusive,  # two emulated VMs take both cores, and the test times them
     pytest.mark.skipif(os.geteuid() != 0, reason="VMs need root here (libvirt's system instance)"),
     pytest.mark.skipif(sys.platform != "linux", reason="libvirt/QEMU on Linux only"),
 ]

@@ -157,6 +157,7 @@ def start_the_object_store() -> None:
 OUTAGE_S = 5.0
 
 
+@pytest.mark.exclusive  # kills the machine's SeaweedFS
 def test_jobs_in_flight_when_the_object_store_dies_are_all_done_once_it_is_back(
         live_settings, s3, tmp_path):
     """The store is killed, jobs are sent and taken meanwhile, and it comes back: the
