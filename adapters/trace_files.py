@@ -1,8 +1,9 @@
 """Workload trace files: reading either format, writing ours atomically.
 
-Parsing and validation live in :mod:`imgproc.core.trace_format`; this module
-only opens files, turns OS errors into :class:`ConfigurationError` naming the
-path, and writes through a temporary file so a reader never sees half a trace.
+Parsing and validation live in :mod:`imgproc.core.trace_format` (and its fast path for
+valid files, :mod:`imgproc.core.trace_fast`); this module only reads and writes files,
+turns OS errors into :class:`ConfigurationError` naming the path, and writes through a
+temporary file so a reader never sees half a trace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from imgproc.core.errors import ConfigurationError
 from imgproc.core.trace import Trace
-from imgproc.core.trace_format import ParsedTrace, TraceFormat, job_to_line, parse_trace
+from imgproc.core.trace_fast import parse_trace_data
+from imgproc.core.trace_format import ParsedTrace, TraceFormat, job_to_line
 
 FILE_MODE = 0o644
 
@@ -32,10 +34,11 @@ def read_trace(
     (unless ``skip_invalid``).
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            return parse_trace(handle, source=str(path), fmt=fmt, skip_invalid=skip_invalid)
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise _cannot("read", path, exc.strerror or str(exc)) from exc
+    try:
+        return parse_trace_data(data, source=str(path), fmt=fmt, skip_invalid=skip_invalid)
     except UnicodeDecodeError as exc:
         raise _cannot("read", path, f"not UTF-8 text ({exc.reason})") from exc
 

@@ -58,12 +58,19 @@ def run_options(func):
     return func
 
 
+cold_start_option = click.option(
+    "--cold-start", is_flag=True,
+    help="Simulator: start with no machine (the scaler's first round asks for min_workers, "
+         "which then boot) instead of min_workers running at 0. A live replay always "
+         "starts so.")
+
+
 def run_flags(slo_s, boot_delay_s, release_delay_s, interval_s, max_workers, min_workers,
-              seed, profile) -> dict:
+              seed, profile, cold_start: bool = False) -> dict:
     return {
         "slo_s": slo_s,
         "sim": {"boot_delay_s": boot_delay_s, "release_delay_s": release_delay_s, "seed": seed,
-                "profile": profile},
+                "profile": profile, "warm_start": False if cold_start else None},
         "scaler": {"interval_s": interval_s, "max_workers": max_workers,
                    "min_workers": min_workers},
     }

@@ -1,6 +1,8 @@
 """Reading workload traces: the seed's format and our own JSON lines.
 
-Parsing is pure (lines in, :class:`Trace` out) so it is tested without files.
+Parsing is pure (lines in, :class:`Trace` out) so it is tested without files. This is the
+exact path, line by line; a whole file is read through :mod:`imgproc.core.trace_fast`,
+whose fast path takes valid files and leaves the others to :func:`parse_trace`.
 
 Our format, one JSON object a line::
 

@@ -21,7 +21,13 @@ from rich.console import Console
 
 from imgproc.bootstrap.console import provider_names
 from imgproc.core.errors import ImgprocError
-from imgproc.options import parse_params, run_flags, run_options, settings_from_flags
+from imgproc.options import (
+    cold_start_option,
+    parse_params,
+    run_flags,
+    run_options,
+    settings_from_flags,
+)
 from imgproc.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,11 +59,12 @@ DEFAULT_TRACE = Path("workloads/burst.jsonl")
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help=f"Console on the simulator: replay this trace [{DEFAULT_TRACE}].")
 @click.option("--read-only", is_flag=True, help="Console: show everything, change nothing.")
+@cold_start_option
 @run_options
 def main(trace, policy, params, backend, as_json, report_dir, skip_invalid, speed, provider,
-         console_trace, read_only, config, **run) -> None:
+         console_trace, read_only, cold_start, config, **run) -> None:
     """The imgproc operator console; with --replay, a headless run that reports."""
-    flags = run_flags(**run)
+    flags = run_flags(**run, cold_start=cold_start)
     if backend == "live":
         flags["provider"] = {"kind": provider, "boot_delay_s": flags["sim"]["boot_delay_s"]}
     if trace is not None:  # live: the run's clock; the simulator: a profile's costs at it

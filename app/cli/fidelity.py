@@ -13,6 +13,7 @@ from imgproc.adapters.providers import provider_names
 from imgproc.core.errors import ImgprocError
 from imgproc.core.metrics.fidelity import DEFAULT_TOLERANCE, Difference, as_json, differences
 from imgproc.options import parse_params, run_flags, run_options, settings_from_flags
+from imgproc.settings import Settings
 
 
 @click.command()
@@ -39,9 +40,7 @@ def fidelity(trace, policy, params, speed, provider, tolerance, as_json_output, 
     flags["clock"] = {"speed": speed}
     loaded = settings_from_flags(config, policy=policy,
                                  policy_params=parse_params(params) or None, **flags)
-    # one experiment: the live machines boot as long as the simulated ones
-    settings = loaded.model_copy(update={"provider": loaded.provider.model_copy(
-        update={"boot_delay_s": loaded.sim.boot_delay_s})})
+    settings = one_experiment(loaded)
     try:
         from imgproc.adapters.trace_files import read_trace
 
@@ -59,6 +58,16 @@ def fidelity(trace, policy, params, speed, provider, tolerance, as_json_output, 
         return
     Console().print(_table(rows, live["trace"], settings.policy, speed, settings.sim.profile,
                            tolerance))
+
+
+def one_experiment(settings: Settings) -> Settings:
+    """The settings of both halves: the live machines boot as long as the simulated ones,
+    and the simulated fleet starts as a live replay's does, with no machine (the scaler's
+    first round asks for ``min_workers``, which boot), not warm as other simulated runs."""
+    return settings.model_copy(update={
+        "provider": settings.provider.model_copy(
+            update={"boot_delay_s": settings.sim.boot_delay_s}),
+        "sim": settings.sim.model_copy(update={"warm_start": False})})
 
 
 def _table(rows: list[Difference], trace: str, policy: str, speed: float,

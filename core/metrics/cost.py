@@ -18,7 +18,7 @@ Seconds are rounded to microseconds before ``ceil`` so that float noise
 Fleet size ("machines") at a sample is every machine not yet being torn
 down: ``preparing + booting + running + draining``. The mean is
 time-weighted: each sample stands for one step, divided by the run's
-duration.
+duration (or by the samples' steps, when they cover more).
 """
 
 from __future__ import annotations
@@ -91,12 +91,14 @@ def fleet_size(series: TimeSeries) -> np.ndarray:
 def fleet_peak_and_mean(series: TimeSeries, duration_s: float) -> tuple[float, float]:
     """Peak fleet size and its time-weighted mean over ``duration_s``.
 
-    The mean falls back to the series' own span (samples x step) when the
-    duration is not positive; both are NaN for an empty series.
+    The mean is taken over the series' own span (samples x step) when that is
+    longer (a simulated run is sampled at 0 and at its end too, one sample more
+    than its whole steps: a fleet that never changes must not average more than
+    it is); both are NaN for an empty series.
     """
     size = fleet_size(series)
     if size.size == 0:
         return math.nan, math.nan
-    span = duration_s if duration_s > 0 else size.size * series.step_s
+    span = max(duration_s, size.size * series.step_s)
     mean = float(size.sum() * series.step_s / span) if span > 0 else math.nan
     return float(size.max()), mean

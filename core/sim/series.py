@@ -1,4 +1,9 @@
-"""Collects the per-step time series of a run into columns."""
+"""Collects the per-step time series of a run into columns.
+
+A long simulated run takes one sample a second (200,000 for a trace of 200,000 s), so
+``sample`` is on the hot path: it appends to column lists bound once, and looks the
+machine states up by their members, never by their names.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,25 @@ import numpy as np
 from imgproc.core.machines import MachineState
 from imgproc.core.metrics.record import SERIES_COLUMNS, TimeSeries
 
+S = MachineState
+MACHINE_COLUMNS = (S.PREPARING, S.BOOTING, S.RUNNING, S.DRAINING, S.DESTROYING)
+"""The machine states counted in the series, each in the column of its name."""
+
 
 class SeriesRecorder:
-    """Appends one row per sample; turns cumulative counts into per-step counts."""
+    """Appends one row per sample; turns cumulative counts into per-step counts.
+
+    ``rows`` holds a list per column (``SERIES_COLUMNS``), readable while the run goes on.
+    """
 
     def __init__(self, step_s: float) -> None:
         self.step_s = step_s
         self.rows: dict[str, list[float]] = {name: [] for name in SERIES_COLUMNS}
+        rows = self.rows
+        self._t = rows["t"]
+        self._queue = (rows["ready"], rows["in_flight"])
+        self._flows = (rows["arrivals"], rows["completions"])
+        self._machines = tuple((rows[state.value], state) for state in MACHINE_COLUMNS)
         self._last_published = 0
         self._last_completed = 0
 
@@ -26,17 +43,17 @@ class SeriesRecorder:
         completed: int,
         counts: dict[MachineState, int],
     ) -> None:
-        rows = self.rows
-        if rows["t"] and rows["t"][-1] == now:
+        t = self._t
+        if t and t[-1] == now:
             return
-        rows["t"].append(now)
-        rows["ready"].append(ready)
-        rows["in_flight"].append(in_flight)
-        rows["arrivals"].append(published - self._last_published)
-        rows["completions"].append(completed - self._last_completed)
+        t.append(now)
+        self._queue[0].append(ready)
+        self._queue[1].append(in_flight)
+        self._flows[0].append(published - self._last_published)
+        self._flows[1].append(completed - self._last_completed)
         self._last_published, self._last_completed = published, completed
-        for state in ("preparing", "booting", "running", "draining", "destroying"):
-            rows[state].append(counts[MachineState(state)])
+        for column, state in self._machines:
+            column.append(counts[state])
 
     def build(self) -> TimeSeries:
         columns = {k: np.asarray(v, dtype=float) for k, v in self.rows.items()}

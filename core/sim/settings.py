@@ -23,6 +23,10 @@ class SimSettings(BaseModel):
     max_overrun_s: float = Field(
         default=86_400.0, gt=0, description="give up this long after the last arrival")
     seed: int = Field(default=0, description="seed for boot jitter")
+    warm_start: bool = Field(
+        default=True, description="start with the scaler's min_workers running at 0, as the "
+                                  "2012 system did before its benchmarks; off: with no "
+                                  "machine (the first round asks for them, and they boot)")
     profile: str | None = Field(
         default=None, description="model the live system's costs measured in this profile "
                                   "(a file, or a shipped name: local); unset: the clean model")

@@ -86,6 +86,8 @@ class Simulation:
         self._machine_seq = 0
         self.series = SeriesRecorder(self.settings.sample_step_s)
         self.finished = n == 0
+        if self.settings.warm_start:
+            self._warm_start()
 
     # ---- ports -------------------------------------------------------------
 
@@ -113,6 +115,18 @@ class Simulation:
         self._schedule(machine.boot_at, BOOTED, machine)
         self._start_together(machine)
         return machine.id
+
+    def _warm_start(self) -> None:
+        """The scaler's ``min_workers`` running and idle at 0, asked for (and billed) from 0."""
+        for _ in range(self.limits.min_workers):
+            self._machine_seq += 1
+            machine = SimMachine(f"sim-{self._machine_seq:04d}", S.PREPARING, 0.0, 0.0)
+            self.fleet[machine.id] = machine
+            self.counts[S.PREPARING] += 1
+            self._move(machine, S.BOOTING)
+            self._move(machine, S.RUNNING)
+            machine.ready_at = 0.0
+            self._take_next(machine)
 
     def _start_together(self, machine: SimMachine) -> None:
         """Machines asked for at the same instant (a round's) start together: each one's

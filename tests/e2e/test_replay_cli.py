@@ -87,16 +87,18 @@ def test_skip_invalid_reports_the_skipped_line_and_replays_the_rest(tmp_path):
     assert json.loads(result.stdout)["jobs_submitted"] == 1
 
 
-def test_compare_lists_every_policy_and_the_lower_bound():
+def test_compare_lists_the_oracle_then_every_policy_with_its_cost_against_oracle_95():
     result = CliRunner().invoke(imgproc, ["compare", str(WORKLOADS / "normal.jsonl"), "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     policies = [r["policy"] for r in rows]
-    assert policies[0] == "lower-bound" and len(policies) == 8
-    bound = rows[0]
-    for row in rows[1:]:
-        assert row["vm_seconds"] >= bound["vm_seconds"]
-        assert row["cost_ratio"] >= 1.0
+    assert policies[:2] == ["oracle-100", "oracle-95"] and len(policies) == 9
+    reference = rows[1]
+    assert rows[0]["slo_met_share"] == 1.0 and reference["slo_met_share"] >= 0.95
+    for row in rows:
+        assert row["cost_vs_oracle95"] == round(
+            row["billed_seconds"] / reference["billed_seconds"], 4)
+        assert row["vm_seconds"] >= row["work_seconds"]
 
 
 def test_the_installed_command_prints_progress_lines_when_not_on_a_terminal():

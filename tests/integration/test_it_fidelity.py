@@ -25,7 +25,7 @@ import subprocess
 import pytest
 from it_support import BIN, LiveRig
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.exclusive]  # live timings against the simulator's
 
 TOLERANCE = 0.30
 
@@ -100,10 +100,10 @@ def test_calibrate_measures_the_live_system_into_a_profile_the_simulator_takes(r
     one = rig.tmp_path / "one.jsonl"
     write_steps(one, [(1, 1.0)], service_s=1.0)
     alone = json.loads(run(rig, [str(BIN / "imgproc-tui"), "--replay", str(one),
-                                 "--boot-delay", "30", "--json"], 60))
+                                 "--boot-delay", "30", "--cold-start", "--json"], 60))
     profiled = json.loads(run(rig, [str(BIN / "imgproc-tui"), "--replay", str(one),
-                                    "--boot-delay", "30", "--profile", str(out_file),
-                                    "--json"], 60))
-    # the job waits in the queue for the first worker: that worker's start comes on top
+                                    "--boot-delay", "30", "--cold-start", "--profile",
+                                    str(out_file), "--json"], 60))
+    # started cold, the job waits in the queue for the first worker: its start comes on top
     extra = profiled["response_max_s"] - alone["response_max_s"]
     assert extra == pytest.approx(profile["start_s"], abs=1e-3)

@@ -56,7 +56,9 @@ async def test_expanding_loads_children_and_selecting_shows_data_and_stat(settin
 
 
 async def test_the_tree_follows_the_run_when_its_watch_fires(settings):
-    app = make_app(settings, seconds=1)
+    cold = settings.model_copy(update={"sim": settings.sim.model_copy(
+        update={"warm_start": False})})  # no worker yet: the first ones appear as it runs
+    app = make_app(cold, seconds=1)
     async with app.run_test(size=SIZE) as pilot:
         browser = await open_browser(pilot)
         root = browser.query_one(Tree).root

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from imgproc.core.metrics.demand import demand_curve, window_stats
+from imgproc.core.metrics.demand import demand_curve, servers_needed, window_stats
 from imgproc.core.queueing import min_servers
 
 
@@ -103,3 +103,14 @@ def test_a_non_positive_window_is_refused():
 def test_window_and_objective_must_be_named_so_they_cannot_be_swapped():
     with pytest.raises(TypeError):
         demand_curve(np.array([1.0]), np.array([1.0]), np.array([1.0]), 10.0, 2.0)
+
+
+def test_each_point_gets_the_workers_its_own_window_needs_on_a_long_varied_grid():
+    rng = np.random.default_rng(3)
+    arrivals = np.sort(rng.uniform(0, 600, 3000))
+    service = rng.choice([0.1, 0.2, 0.25, 1.5, 3.0], size=3000)
+    grid = np.arange(0.0, 600.0, 0.5)
+    counts, means = window_stats(arrivals, service, grid, 10.0)
+    expected = [servers_needed(int(n), float(s), 10.0, 2.0)
+                for n, s in zip(counts, np.round(means, 3), strict=True)]
+    assert demand_at(arrivals, service, grid).tolist() == expected

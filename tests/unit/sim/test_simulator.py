@@ -115,3 +115,20 @@ def test_a_policy_that_never_starts_a_machine_ends_with_lost_jobs():
 def test_an_empty_trace_finishes_at_once():
     record = run(trace_of(), Scripted({0: 1}))
     assert record.duration_s == 0.0 and len(record.jobs.end_s) == 0
+
+
+def test_a_warm_start_has_min_workers_running_and_idle_at_zero():
+    limits = ScalerLimits(interval_s=10.0, min_workers=2)
+    trace = trace_of((0.0, 1.0), (0.0, 1.0))
+    record = Simulation(trace, Scripted({0: 0}), limits, SimSettings(boot_delay_s=30.0)).run()
+    assert list(record.jobs.start_s) == [0.0, 0.0]
+    assert [(m.requested_at, m.ready_at) for m in record.machines] == [(0.0, 0.0)] * 2
+
+
+def test_a_cold_start_has_the_first_round_ask_for_min_workers_which_then_boot():
+    limits = ScalerLimits(interval_s=10.0, min_workers=2)
+    trace = trace_of((0.0, 1.0), (0.0, 1.0))
+    settings = SimSettings(boot_delay_s=30.0, warm_start=False)
+    record = Simulation(trace, Scripted({0: 0}), limits, settings).run()
+    assert list(record.jobs.start_s) == [30.0, 30.0]
+    assert [(m.requested_at, m.ready_at) for m in record.machines] == [(0.0, 30.0)] * 2
