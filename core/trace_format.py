@@ -156,6 +156,11 @@ class _TraceBuilder:
                 self.source, number, WHOLE_LINE,
                 f"expected a JSON object, got invalid JSON ({exc.msg})"
             ) from exc
+        except ValueError as exc:  # an integer past Python's digit limit for int()
+            raise TraceError(
+                self.source, number, WHOLE_LINE,
+                f"expected numbers of a readable length, got one too long ({exc})"
+            ) from exc
         if not isinstance(data, dict):
             raise TraceError(
                 self.source, number, WHOLE_LINE,

@@ -93,6 +93,12 @@ def test_rejects_a_line_that_is_not_json() -> None:
     assert_reported(error, 2, "<line>", "expected a JSON object")
 
 
+def test_rejects_a_number_too_long_for_python_naming_its_line() -> None:
+    huge = '{"id": "b", "at": ' + "9" * 5000 + ', "service_s": 1, "user": "u"}'
+    error = the_only_error([GOOD, huge])
+    assert_reported(error, 2, "<line>", "expected numbers of a readable length, got one too long")
+
+
 def test_rejects_a_line_that_is_json_but_not_an_object() -> None:
     assert_reported(the_only_error(["[1, 2]"]), 1, "<line>", "expected a JSON object, got list")
 
