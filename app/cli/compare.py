@@ -35,6 +35,7 @@ _TEXT_KEYS = ("shape", "service_dist", "name")
 def parse_generate(text: str) -> GeneratorSpec:
     """A ``--generate`` value, ``KEY=VALUE,KEY=VALUE...``, as a generator spec."""
     values: dict[str, object] = dict(GENERATE_DEFAULTS)
+    given: set[str] = set()
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, raw = item.partition("=")
         key = key.strip().replace("_", "-")
@@ -42,6 +43,9 @@ def parse_generate(text: str) -> GeneratorSpec:
             raise click.BadParameter(
                 f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(GENERATE_KEYS)} "
                 "(the options of `imgproc workload generate`)", param_hint="--generate")
+        if key in given:
+            raise click.BadParameter(f"{key}: given twice in {text!r}", param_hint="--generate")
+        given.add(key)
         values[GENERATE_KEYS[key]] = _generate_value(key, GENERATE_KEYS[key], raw.strip())
     try:
         return make_spec(**values)
@@ -107,10 +111,13 @@ def compare(traces, specs, seeds, policies, as_json, markdown, config, cold_star
 
 
 def _check_names(files: list[str], generated: list[str]) -> None:
-    twice = sorted({n for n in generated if generated.count(n) > 1 or n in files})
+    """Rows are told apart by trace name: two traces of one name would mix theirs."""
+    names = [*files, *generated]
+    twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise click.BadParameter(f"two traces would be called {', '.join(twice)}: give each "
-                                 "generated one its own name=...", param_hint="--generate")
+                                 "generated one its own name=..., and files their own names",
+                                 param_hint="--generate")
 
 
 def _table(rows: list[dict], slo_s: float, boot_delay_s: float, warm: bool,

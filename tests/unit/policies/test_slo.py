@@ -73,7 +73,7 @@ def test_scales_up_at_once_and_down_after_30_s_in_halves(decide_all):
     rows += [dict(now=t, **load(5.0, running=10)) for t in (10.0, 20.0, 30.0, 31.0)]
     rows += [dict(now=41.0, **load(5.0, running=5)), dict(now=51.0, **load(5.0, running=3))]
     rows += [dict(now=61.0, **burst)]
-    decisions = decide_all(SPEC.build({"smoothing": 1.0}), rows)
+    decisions = decide_all(SPEC.build({"smoothing": 1.0, "stabilization_s": 30}), rows)
     assert [d.desired for d in decisions] == [10, 10, 10, 10, 5, 3, 2, 10]
 
 
