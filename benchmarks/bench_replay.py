@@ -134,11 +134,19 @@ def parts(path: Path, settings: Settings) -> dict[str, float]:
             "bare": bare, "machines_peak": summary["machines_peak"]}
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trace", type=Path, help="replay this trace instead of the generated one")
     parser.add_argument("--policy", default="slo")
-    parser.add_argument("--runs", type=int, default=1, help="times the whole command is run")
+    parser.add_argument("--runs", type=_at_least_one, default=1,
+                        help="times the whole command is run (at least 1)")
     args = parser.parse_args()
     trace = args.trace or cached_trace()
     command = [str(Path(sys.executable).with_name("imgproc-tui")), "--replay", str(trace),

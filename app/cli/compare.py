@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import MappingProxyType
 
 import click
 from rich.console import Console
@@ -24,11 +25,12 @@ COLUMNS = (
     ("jitter", "jitter"), ("lost", "jobs_lost"),
 )
 #: ``--generate`` keys: ``imgproc workload generate``'s options without their dashes.
-GENERATE_KEYS = {"shape": "shape", "duration": "duration_s", "rate": "rate",
-                 "service-mean": "service_mean_s", "service-dist": "service_dist",
-                 "seed": "seed", "name": "name",
-                 **{flag.removeprefix("--"): name for flag, name, _ in SHAPE_KNOBS}}
-GENERATE_DEFAULTS = {"duration_s": 1200.0, "rate": 5.0, "service_mean_s": 0.2, "seed": 1}
+GENERATE_KEYS = MappingProxyType({
+    "shape": "shape", "duration": "duration_s", "rate": "rate",
+    "service-mean": "service_mean_s", "service-dist": "service_dist", "seed": "seed",
+    "name": "name", **{flag.removeprefix("--"): name for flag, name, _ in SHAPE_KNOBS}})
+GENERATE_DEFAULTS = MappingProxyType({"duration_s": 1200.0, "rate": 5.0, "service_mean_s": 0.2,
+                                      "seed": 1})
 _TEXT_KEYS = ("shape", "service_dist", "name")
 
 

@@ -84,6 +84,13 @@ def test_fleet_mean_is_weighted_by_step_and_taken_over_the_run():
     assert mean == pytest.approx((2 * 2 + 4 * 2) / 8)
 
 
+def test_a_fleet_that_never_changes_averages_its_size_though_sampled_at_both_ends():
+    # a simulated run of 10.5 s sampled every second: at 0..10 and at its end, 12 samples
+    peak, mean = fleet_peak_and_mean(series(step_s=1.0, running=[3] * 12), duration_s=10.5)
+    assert peak == 3.0
+    assert mean == pytest.approx(3.0)
+
+
 def test_an_empty_series_has_no_fleet_size():
     empty = TimeSeries(1.0, {name: np.zeros(0) for name in SERIES_COLUMNS})
     assert all(math.isnan(v) for v in fleet_peak_and_mean(empty, 0.0))

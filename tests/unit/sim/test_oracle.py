@@ -68,7 +68,7 @@ def test_oracle_95_meets_the_objective_for_95_percent_and_costs_no_more_than_ora
             <= cost_stats(full.machines, full.duration_s).billed_seconds)
 
 
-def test_the_replay_takes_no_job_later_than_the_plan_so_every_planned_job_is_on_time():
+def test_a_flash_crowd_plan_replayed_serves_every_job_and_95_percent_on_time():
     trace = generate(GeneratorSpec(shape="flash-crowd", duration_s=600, rate=6, seed=2,
                                    service_dist="lognormal"))
     model = OracleModel(slo_s=2.0, boot_s=20.0, floor=2)
