@@ -15,6 +15,7 @@ from imgproc.core.scaler import ScalerLimits
 from imgproc.core.sim.settings import SimSettings
 from imgproc.core.sim.simulator import Simulation
 from imgproc.core.trace import Trace
+from imgproc.core.workload_gen import generate, make_spec
 
 
 def trace_of(*jobs: tuple[float, float]) -> Trace:
@@ -132,3 +133,23 @@ def test_a_cold_start_has_the_first_round_ask_for_min_workers_which_then_boot():
     record = Simulation(trace, Scripted({0: 0}), limits, settings).run()
     assert list(record.jobs.start_s) == [30.0, 30.0]
     assert [(m.requested_at, m.ready_at) for m in record.machines] == [(0.0, 30.0)] * 2
+
+
+@pytest.mark.parametrize("step_s", [0.7, 13.0])
+def test_a_run_advanced_in_steps_gives_the_record_of_one_run(step_s):
+    """The console advances a run a slice at a time; each slice must stop exactly at its
+    end and resume there, whatever kind of event comes next."""
+    trace = generate(make_spec(shape="on-off", duration_s=400, rate=6, seed=2))
+    settings = SimSettings(boot_delay_s=20, boot_jitter_s=5, release_delay_s=3, seed=1)
+    whole = Simulation(trace, build_policy("slo"), ScalerLimits(), settings).run()
+    stepped = Simulation(trace, build_policy("slo"), ScalerLimits(), settings)
+    until = 0.0
+    while not stepped.advance(until):
+        assert stepped.now <= until
+        until += step_s
+    record = stepped.run()
+    for column in ("start_s", "end_s"):
+        np.testing.assert_array_equal(getattr(record.jobs, column), getattr(whole.jobs, column))
+    assert record.machines == whole.machines
+    for name, column in whole.series.columns.items():
+        np.testing.assert_array_equal(record.series.columns[name], column)
