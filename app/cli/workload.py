@@ -18,6 +18,7 @@ import click
 
 from imgproc.adapters.trace_files import read_trace, write_trace
 from imgproc.core.errors import ConfigurationError, TraceValidationFailed
+from imgproc.core.sim.step_bound import step_bounds
 from imgproc.core.trace import Trace
 from imgproc.core.trace_format import ParsedTrace
 from imgproc.core.workload_gen import (
@@ -178,3 +179,41 @@ def _one_line(s: TraceSummary) -> str:
         f"{s.jobs} jobs over {s.duration_s:.3f} s, mean rate {s.mean_rate:.3f} jobs/s, "
         f"total work {s.work_s:.3f} s"
     )
+
+
+@workload.command(name="step-bound")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--onset", type=click.FloatRange(min=0), required=True,
+              help="second at which the trace's step of load begins")
+@click.option("--boot-delay", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="seconds from asking for a machine to its serving")
+@click.option("--slo", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="response-time objective, s")
+@click.option("--share", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+              help="share of jobs to keep within the objective")
+@click.option("--window", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds in which the step could have come [the trace's duration less the "
+                   "boot delay and the objective]")
+def step_bound(file: Path, onset: float, boot_delay: float, slo: float, share: float,
+               window: float | None) -> None:
+    """What no online policy can beat on a step it cannot foresee: the most jobs within
+    the objective for each number of machines at the step (docs/policies.md)."""
+    with _reported():
+        trace = read_trace(file).trace
+        bounds = step_bounds(trace, onset, boot_delay, slo, share)
+    window = window or max(trace.duration_s - boot_delay - slo, 0.0)
+    click.echo(f"{trace.name}: {len(trace)} jobs; a step at {onset:g} s, boot delay "
+               f"{boot_delay:g} s, objective {slo:g} s, window {window:g} s")
+    click.echo(f"{'machines at the step':<22}{'at most within objective':<26}"
+               "VM-s to keep them over the window")
+    for bound in bounds:
+        share_text = f"{bound.share * 100:.2f} %"
+        click.echo(f"{bound.machines:<22}{share_text:<26}{bound.machines * window:,.0f}")
+    last = bounds[-1]
+    if last.share < share:
+        click.echo(f"{share * 100:g} % is out of reach: jobs longer than the objective are late "
+                   "however many machines there are")
+        return
+    click.echo(f"{share * 100:g} % needs {last.machines} machine(s) at the step; a policy "
+               "that cannot tell when the step comes spends at least "
+               f"{last.machines * window:,.0f} VM-s over the window")

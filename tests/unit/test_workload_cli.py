@@ -128,3 +128,27 @@ def test_info_prints_jobs_duration_rates_service_statistics_and_work(tmp_path: P
 def test_info_on_a_missing_file_fails_cleanly_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     assert_clean_failure(run("info", missing), str(missing), "No such file or directory")
+
+
+def test_step_bound_prints_the_bound_per_machine_count_and_what_the_share_needs(
+        tmp_path: Path) -> None:
+    out = tmp_path / "b.jsonl"
+    assert run("generate", "--shape", "burst", "--duration", "600", "--out", out).exit_code == 0
+    result = run("step-bound", out, "--onset", "60", "--window", "500")
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines()[2:-1]]
+    machines = [int(row[0]) for row in rows]
+    shares = [float(row[1]) for row in rows]
+    assert machines == list(range(len(rows))) and shares == sorted(shares)
+    assert shares[-1] >= 95 > shares[-2]
+    assert result.output.splitlines()[-1] == (
+        f"95 % needs {machines[-1]} machine(s) at the step; a policy that cannot tell when "
+        f"the step comes spends at least {machines[-1] * 500:,} VM-s over the window")
+
+
+def test_step_bound_of_a_missing_file_or_a_negative_onset_fails_cleanly(tmp_path: Path) -> None:
+    assert_clean_failure(run("step-bound", tmp_path / "none.jsonl", "--onset", "1"),
+                         "none.jsonl")
+    out = tmp_path / "b.jsonl"
+    run("generate", "--shape", "burst", "--duration", "100", "--out", out)
+    assert_clean_failure(run("step-bound", out, "--onset", "-1"), "--onset")
