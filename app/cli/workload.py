@@ -9,6 +9,7 @@ message names the file, line, field and what was expected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,16 +199,20 @@ def step_bound(file: Path, onset: float, boot_delay: float, slo: float, share: f
                window: float | None) -> None:
     """What no online policy can beat on a step it cannot foresee: the most jobs within
     the objective for each number of machines at the step (docs/policies.md)."""
+    for name, value in (("--onset", onset), ("--boot-delay", boot_delay), ("--slo", slo),
+                        ("--share", share), ("--window", window)):
+        if value is not None and not math.isfinite(value):
+            raise click.BadParameter(f"expected a finite number, got {value}", param_hint=name)
     with _reported():
         trace = read_trace(file).trace
+        window = _step_window(file, trace, onset, boot_delay, slo, window)
         bounds = step_bounds(trace, onset, boot_delay, slo, share)
-    window = window or max(trace.duration_s - boot_delay - slo, 0.0)
     click.echo(f"{trace.name}: {len(trace)} jobs; a step at {onset:g} s, boot delay "
                f"{boot_delay:g} s, objective {slo:g} s, window {window:g} s")
     click.echo(f"{'machines at the step':<22}{'at most within objective':<26}"
                "VM-s to keep them over the window")
     for bound in bounds:
-        share_text = f"{bound.share * 100:.2f} %"
+        share_text = f"{math.floor(bound.share * 10_000) / 100:.2f} %"  # never rounded up
         click.echo(f"{bound.machines:<22}{share_text:<26}{bound.machines * window:,.0f}")
     last = bounds[-1]
     if last.share < share:
@@ -217,3 +222,20 @@ def step_bound(file: Path, onset: float, boot_delay: float, slo: float, share: f
     click.echo(f"{share * 100:g} % needs {last.machines} machine(s) at the step; a policy "
                "that cannot tell when the step comes spends at least "
                f"{last.machines * window:,.0f} VM-s over the window")
+
+
+def _step_window(file: Path, trace: Trace, onset: float, boot_delay: float, slo: float,
+                 window: float | None) -> float:
+    """The window given, or the trace less its last boot delay and objective: a step in
+    it has the jobs it makes late inside the trace."""
+    if not len(trace) or onset >= float(trace.arrival_s[-1]):
+        last = f"{float(trace.arrival_s[-1]):g} s" if len(trace) else "none: it has no job"
+        raise ConfigurationError(
+            f"{file}: the step (--onset {onset:g}) must come before the trace's last "
+            f"arrival ({last})")
+    window = window or trace.duration_s - boot_delay - slo
+    if window <= 0:
+        raise ConfigurationError(
+            f"{file}: the trace ({trace.duration_s:g} s) is no longer than the boot delay "
+            "and the objective: no window is left for the step; give --window")
+    return window

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from imgproc.adapters.trace_files import read_trace
 from imgproc.cli.workload import workload
+from imgproc.core.sim.step_bound import step_bounds
 
 
 def run(*args: str | Path) -> Result:
@@ -136,19 +137,32 @@ def test_step_bound_prints_the_bound_per_machine_count_and_what_the_share_needs(
     assert run("generate", "--shape", "burst", "--duration", "600", "--out", out).exit_code == 0
     result = run("step-bound", out, "--onset", "60", "--window", "500")
     assert result.exit_code == 0, result.output
+    bounds = step_bounds(read_trace(out).trace, 60.0, 30.0, 2.0, 0.95)
     rows = [line.split() for line in result.output.splitlines()[2:-1]]
-    machines = [int(row[0]) for row in rows]
-    shares = [float(row[1]) for row in rows]
-    assert machines == list(range(len(rows))) and shares == sorted(shares)
-    assert shares[-1] >= 95 > shares[-2]
+    assert [int(row[0]) for row in rows] == [b.machines for b in bounds]
+    for row, bound in zip(rows, bounds, strict=True):
+        assert 0 <= bound.share * 100 - float(row[1]) < 0.01  # shown rounded down
+        assert row[3] == f"{bound.machines * 500:,}"
     assert result.output.splitlines()[-1] == (
-        f"95 % needs {machines[-1]} machine(s) at the step; a policy that cannot tell when "
-        f"the step comes spends at least {machines[-1] * 500:,} VM-s over the window")
+        f"95 % needs {bounds[-1].machines} machine(s) at the step; a policy that cannot tell "
+        f"when the step comes spends at least {bounds[-1].machines * 500:,} VM-s over the "
+        "window")
 
 
-def test_step_bound_of_a_missing_file_or_a_negative_onset_fails_cleanly(tmp_path: Path) -> None:
-    assert_clean_failure(run("step-bound", tmp_path / "none.jsonl", "--onset", "1"),
-                         "none.jsonl")
+@pytest.mark.parametrize("args,message", [
+    (["--onset", "nan"], "expected a finite number, got nan"),
+    (["--onset", "60", "--slo", "inf"], "expected a finite number, got inf"),
+    (["--onset", "500"], "must come before the trace's last arrival"),
+    (["--onset", "60", "--boot-delay", "5000"], "no window is left for the step"),
+    (["--onset", "-1"], "--onset"),
+])
+def test_step_bound_refuses_what_would_make_its_answer_meaningless(
+        tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "b.jsonl"
     run("generate", "--shape", "burst", "--duration", "100", "--out", out)
-    assert_clean_failure(run("step-bound", out, "--onset", "-1"), "--onset")
+    assert_clean_failure(run("step-bound", out, *args), message)
+
+
+def test_step_bound_of_a_missing_file_fails_cleanly(tmp_path: Path) -> None:
+    assert_clean_failure(run("step-bound", tmp_path / "none.jsonl", "--onset", "1"),
+                         "none.jsonl")
