@@ -264,7 +264,7 @@ class Simulation:
         """Arrivals and ends of jobs, the bulk of any run, up to the next other event:
         True if it stopped because the next event is past ``until``.
 
-        The same steps as ``_arrive``, ``_start``, ``_complete`` and ``_take_next``, written
+        An arrival's steps and those of ``_start``, ``_complete`` and ``_take_next``, written
         out with the state in locals, because method calls and attribute look-ups were most
         of a million-job run. The counters are written back before anything else runs.
         """

@@ -65,8 +65,8 @@ def step_bounds(trace: Trace, onset_s: float, boot_delay_s: float, slo_s: float,
     """The bound for 0, 1, 2, 4, 8... machines at the step, and for the fewest that reach
     ``share`` and one fewer; if none does, for the fewest that give the most any number
     gives, that of a machine for each job (a job longer than the objective is late
-    however many there are). The bound never falls as machines are added, so the fewest are found
-    by doubling, then halving the gap: a few passes over the trace, however many."""
+    however many there are). The bound never falls as machines are added, so the fewest
+    are found by doubling, then halving the gap: a few passes over the trace."""
     found: dict[int, float] = {}
 
     def bound(machines: int) -> float:
