@@ -3,10 +3,10 @@
 Reads the trace (imgproc's format, no validation), a line at a time with the standard
 library's ``json.loads`` or, with ``--reader msgspec``, the fastest reader we know
 (msgspec, decoding the two fields used into a struct), and runs a bare ``heapq`` loop
-over its jobs: each job's arrival and its end
-pushed onto and popped from one heap, jobs served first come first served by a fixed
-number of servers. No scaler, no machines booting, no samples, no metrics. It prints
-the mean response time, so that the loop's work cannot be skipped.
+over its jobs: each job's arrival and its end pushed onto and popped from one heap,
+jobs served first come first served by a fixed number of servers. No scaler, no
+machines booting, no samples, no metrics. It prints the mean response time, so that
+the loop's work cannot be skipped.
 
 Run: ``.venv/bin/python benchmarks/bare_replay.py TRACE SERVERS [--reader json|msgspec]``
 """
